@@ -1,0 +1,271 @@
+"""Availability and appointments in the JSON API. Every write goes through booking.services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+
+from booking import services
+from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots
+from booking.models import Appointment
+from clinic.access import is_staff_member, patient_for
+from clinic.api import AUTH, ErrorOut, current_user, require_staff
+from clinic.models import Location, Provider, VisitType
+from patients.models import Patient
+
+router = Router(tags=["booking"])
+
+
+def _visit_type(ref: str | int) -> VisitType:
+    lookup = {"pk": int(ref)} if str(ref).isdigit() else {"slug": ref}
+    return get_object_or_404(VisitType, **lookup)
+
+
+def _policy_for(user: Any) -> Policy:
+    return STAFF_POLICY if is_staff_member(user) else PATIENT_POLICY
+
+
+# --- availability -------------------------------------------------------------------------------
+
+
+class AvailabilityQuery(Schema):
+    visit_type: str = Field(max_length=50, description="Visit type slug")
+    location: int
+    start: date = Field(description="First local date, YYYY-MM-DD")
+    end: date = Field(description="Last local date, YYYY-MM-DD (inclusive)")
+    provider: list[int] = Field(default_factory=list, description="Repeat for several providers; none = all")
+
+
+class SlotOut(Schema):
+    start: datetime
+    end: datetime
+    provider: int
+    room: int | None
+
+
+class AvailabilityOut(Schema):
+    location: int
+    timezone: str
+    visit_type: str
+    slots: list[SlotOut]
+
+
+@router.get("availability", response={200: AvailabilityOut, 400: ErrorOut, 404: ErrorOut})
+def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Any:
+    if query.end < query.start:
+        raise HttpError(400, "end must be on or after start.")
+    if (query.end - query.start).days >= MAX_RANGE_DAYS:
+        raise HttpError(400, f"A range covers at most {MAX_RANGE_DAYS} days.")
+    user = current_user(request)
+    visit_type = get_object_or_404(VisitType, slug=query.visit_type, is_active=True)
+    location = get_object_or_404(Location, pk=query.location, is_active=True)
+    slots = find_slots(
+        visit_type=visit_type,
+        location=location,
+        first_day=query.start,
+        last_day=query.end,
+        provider_ids=query.provider or None,
+        policy=_policy_for(user),
+    )
+    body = {
+        "location": location.pk,
+        "timezone": location.timezone,
+        "visit_type": visit_type.slug,
+        "slots": [services.slot_as_dict(slot, location) for slot in slots],
+    }
+    # Thousands of slots: serialise directly rather than validating each one again.
+    return HttpResponse(json.dumps(body), content_type="application/json")
+
+
+# --- appointments -----------------------------------------------------------------------------
+
+
+class AppointmentIn(Schema):
+    patient: int | None = Field(None, description="Required for staff; patients book for themselves")
+    provider: int
+    visit_type: str | int
+    location: int
+    start: datetime = Field(description="ISO 8601 with offset, e.g. 2026-12-01T09:00:00-05:00")
+    hold: bool = Field(False, description="Hold the slot for a few minutes instead of booking it")
+    notes: str = Field("", max_length=2000)
+
+
+class MoveIn(Schema):
+    start: datetime
+    provider: int | None = None
+    reason: str = Field("", max_length=200)
+
+
+class CancelIn(Schema):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class AppointmentOut(Schema):
+    id: int
+    patient: int
+    patient_name: str
+    provider: int
+    location: int
+    visit_type: str
+    room: int | None
+    start: datetime
+    end: datetime
+    status: str
+    hold_expires_at: datetime | None
+    series: int | None
+    session_number: int | None
+    sessions_planned: int | None
+
+
+class SlotTakenOut(ErrorOut):
+    alternatives: list[dict[str, Any]]
+
+
+class AppointmentFilter(Schema):
+    provider: int | None = None
+    location: int | None = None
+    date: dt.date | None = Field(None, description="Local date at the location")
+
+
+WRITE_RESPONSES = {400: ErrorOut, 404: ErrorOut, 409: SlotTakenOut, 422: ErrorOut, 503: ErrorOut}
+
+
+def appointment_out(appointment: Appointment) -> dict[str, Any]:
+    tz = appointment.location.tz
+    series = appointment.series
+    return {
+        "id": appointment.pk,
+        "patient": appointment.patient_id,
+        "patient_name": appointment.patient.full_name,
+        "provider": appointment.provider_id,
+        "location": appointment.location_id,
+        "visit_type": appointment.visit_type.slug,
+        "room": appointment.room_id,
+        "start": appointment.start.astimezone(tz),
+        "end": appointment.end.astimezone(tz),
+        "status": appointment.status,
+        "hold_expires_at": appointment.hold_expires_at,
+        "series": appointment.series_id,
+        "session_number": appointment.session_number,
+        "sessions_planned": series.sessions_planned if series else None,
+    }
+
+
+def _visible_appointments(user: Any) -> QuerySet[Appointment]:
+    qs = Appointment.objects.select_related("patient", "location", "visit_type", "series")
+    if is_staff_member(user):
+        return qs
+    patient = patient_for(user)
+    if patient is None:
+        return qs.none()
+    return qs.filter(patient=patient)
+
+
+def get_appointment_for(user: Any, pk: int) -> Appointment:
+    """The appointment if this user may see it; 404 otherwise, whether it exists or not."""
+    return get_object_or_404(_visible_appointments(user), pk=pk)
+
+
+def _caller(request: HttpRequest) -> Any:
+    return request.auth
+
+
+@router.post("appointments", auth=AUTH, response={201: AppointmentOut, **WRITE_RESPONSES})
+def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
+    user = _caller(request)
+    if is_staff_member(user):
+        if payload.patient is None:
+            raise HttpError(400, "patient is required.")
+        patient = get_object_or_404(Patient, pk=payload.patient)
+    else:
+        patient = patient_for(user)
+        if patient is None or payload.patient not in (None, patient.pk):
+            raise Http404("Patient not found.")
+    appointment = services.book_appointment(
+        patient=patient,
+        provider=get_object_or_404(Provider, pk=payload.provider),
+        visit_type=_visit_type(payload.visit_type),
+        location=get_object_or_404(Location, pk=payload.location),
+        start=payload.start,
+        by=user,
+        policy=_policy_for(user),
+        hold=payload.hold,
+        notes=payload.notes,
+    )
+    return 201, appointment_out(appointment)
+
+
+@router.get("appointments", auth=AUTH, response=list[AppointmentOut])
+def list_appointments(request: HttpRequest, filters: Query[AppointmentFilter]) -> Any:
+    qs = _visible_appointments(_caller(request))
+    if filters.provider is not None:
+        qs = qs.filter(provider_id=filters.provider)
+    if filters.location is not None:
+        qs = qs.filter(location_id=filters.location)
+    if filters.date is not None:
+        tz = timezone.get_default_timezone()
+        if filters.location is not None:
+            tz = get_object_or_404(Location, pk=filters.location).tz
+        day_start = datetime.combine(filters.date, time(0), tzinfo=tz)
+        qs = qs.filter(start__gte=day_start, start__lt=day_start + timedelta(days=1))
+    return [appointment_out(a) for a in qs.order_by("start", "provider_id")[:1000]]
+
+
+@router.get("appointments/{appointment_id}", auth=AUTH, response={200: AppointmentOut, 404: ErrorOut})
+def get_appointment(request: HttpRequest, appointment_id: int) -> Any:
+    return appointment_out(get_appointment_for(_caller(request), appointment_id))
+
+
+@router.post("appointments/{appointment_id}/move", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
+def move_appointment(request: HttpRequest, appointment_id: int, payload: MoveIn) -> Any:
+    user = _caller(request)
+    appointment = get_appointment_for(user, appointment_id)
+    provider = get_object_or_404(Provider, pk=payload.provider) if payload.provider else None
+    if provider is not None and not is_staff_member(user):
+        raise HttpError(403, "Only the clinic can change your provider.")
+    moved = services.move_appointment(
+        appointment=appointment,
+        start=payload.start,
+        provider=provider,
+        by=user,
+        policy=_policy_for(user),
+        reason=payload.reason,
+    )
+    return appointment_out(moved)
+
+
+@router.post("appointments/{appointment_id}/cancel", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
+def cancel_appointment(request: HttpRequest, appointment_id: int, payload: CancelIn) -> Any:
+    user = _caller(request)
+    appointment = get_appointment_for(user, appointment_id)
+    return appointment_out(services.cancel_appointment(appointment=appointment, by=user, reason=payload.reason))
+
+
+@router.post("appointments/{appointment_id}/confirm", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
+def confirm_appointment(request: HttpRequest, appointment_id: int) -> Any:
+    user = _caller(request)
+    appointment = get_appointment_for(user, appointment_id)
+    return appointment_out(services.confirm_hold(appointment=appointment, by=user))
+
+
+@router.post("appointments/{appointment_id}/check-in", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
+def check_in(request: HttpRequest, appointment_id: int) -> Any:
+    user = require_staff(request)
+    appointment = get_appointment_for(user, appointment_id)
+    return appointment_out(services.check_in(appointment=appointment, by=user))
+
+
+@router.post("appointments/{appointment_id}/no-show", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
+def no_show(request: HttpRequest, appointment_id: int) -> Any:
+    user = require_staff(request)
+    appointment = get_appointment_for(user, appointment_id)
+    return appointment_out(services.mark_no_show(appointment=appointment, by=user))

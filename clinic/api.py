@@ -1,0 +1,194 @@
+"""The JSON API: one NinjaAPI, its authentication, its error mapping and the reference data.
+
+Staff authenticate by session (with CSRF) or `Authorization: Bearer <token>`; patients by
+session. Errors always come back as {"error": <code>, "detail": <sentence>}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import NinjaAPI, Query, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer, SessionAuth
+
+from booking.errors import BookingError
+from clinic.access import is_staff_member
+from clinic.models import ApiToken, Location, Provider, VisitType
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        return user_for_token(request, token)
+
+
+def user_for_token(request: HttpRequest, token: str) -> Any:
+    record = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=hash_token(token), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if record is None:
+        return None
+    now = timezone.now()
+    if record.last_used_at is None or now - record.last_used_at > timedelta(hours=1):
+        ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)  # coarse, to keep reads cheap
+    request.user = record.user
+    return record.user
+
+
+def current_user(request: HttpRequest) -> Any:
+    """The caller on endpoints open to everyone: a bearer token wins over the session."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        user = user_for_token(request, header[7:].strip())
+        if user is None:
+            raise AuthenticationError()
+        return user
+    return request.user
+
+
+AUTH = [TokenAuth(), SessionAuth()]
+
+api = NinjaAPI(
+    title="TPI clinic scheduling API",
+    version="1",
+    description="Locations, providers, visit types, patients, availability and appointments.",
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/schema",
+)
+
+
+def _error(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(BookingError)
+def on_booking_error(request: HttpRequest, exc: BookingError) -> HttpResponse:
+    response = _error(request, exc.status, exc.as_dict())
+    if exc.status == 503:
+        response["Retry-After"] = "2"
+    return response
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields = []
+    for err in exc.errors:
+        where = ".".join(str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "payload"))
+        fields.append({"field": where, "message": err.get("msg", "invalid")})
+    detail = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields)
+    return _error(
+        request, 400, {"error": "invalid_input", "detail": detail or "The request is malformed.", "fields": fields}
+    )
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, {"error": "not_found", "detail": str(exc) or "Not found."})
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, {"error": "unauthorized", "detail": "Log in or send a valid API token."})
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    codes = {400: "invalid_input", 403: "forbidden", 404: "not_found", 413: "too_large", 429: "rate_limited"}
+    return _error(request, exc.status_code, {"error": codes.get(exc.status_code, "error"), "detail": str(exc)})
+
+
+class ErrorOut(Schema):
+    error: str
+    detail: str
+
+
+def require_staff(request: HttpRequest) -> Any:
+    user = request.auth if getattr(request, "auth", None) is not None else request.user
+    if not is_staff_member(user):
+        raise Http404("Not found.")
+    return user
+
+
+# --- reference data ---------------------------------------------------------------------------
+
+
+class LocationOut(Schema):
+    id: int
+    name: str
+    address: str
+    phone: str
+    timezone: str
+
+
+class VisitTypeOut(Schema):
+    slug: str
+    name: str
+    kind: str
+    duration_minutes: int
+    needs_room: bool
+    bookable_online: bool
+
+
+class ProviderOut(Schema):
+    id: int
+    display_name: str
+    credentials: str
+    locations: list[int]
+    visit_types: list[str]
+
+
+class ProviderFilter(Schema):
+    location: int | None = None
+    visit_type: str | None = None
+
+
+@api.get("/v1/locations", response=list[LocationOut], tags=["clinic"])
+def list_locations(request: HttpRequest) -> Any:
+    return Location.objects.filter(is_active=True)
+
+
+@api.get("/v1/visit-types", response=list[VisitTypeOut], tags=["clinic"])
+def list_visit_types(request: HttpRequest) -> Any:
+    return VisitType.objects.filter(is_active=True)
+
+
+@api.get("/v1/providers", response=list[ProviderOut], tags=["clinic"])
+def list_providers(request: HttpRequest, filters: Query[ProviderFilter]) -> Any:
+    providers = Provider.objects.filter(is_active=True).prefetch_related("locations", "visit_types")
+    if filters.location is not None:
+        providers = providers.filter(locations=filters.location)
+    if filters.visit_type:
+        providers = providers.filter(visit_types__slug=filters.visit_type)
+    return [
+        {
+            "id": p.pk,
+            "display_name": p.display_name,
+            "credentials": p.credentials,
+            "locations": [loc.pk for loc in p.locations.all()],
+            "visit_types": [vt.slug for vt in p.visit_types.all()],
+        }
+        for p in providers.distinct()
+    ]
+
+
+def _mount_routers() -> None:
+    from booking.api import router as booking_router
+    from patients.api import router as patients_router
+
+    api.add_router("/v1/", patients_router)
+    api.add_router("/v1/", booking_router)
+
+
+_mount_routers()

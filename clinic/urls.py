@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from clinic import views
+from clinic.api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
