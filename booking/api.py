@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import BeforeValidator
 
 from booking import services
 from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots
@@ -23,6 +24,16 @@ from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
 router = Router(tags=["booking"])
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time with offset, e.g. 2026-12-01T09:00:00-05:00")
+    return value
+
+
+# A date-time given as text: a bare number is not silently read as seconds since 1970.
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
 
 
 def _visit_type(ref: str | int) -> VisitType:
@@ -94,13 +105,13 @@ class AppointmentIn(Schema):
     provider: int
     visit_type: str | int
     location: int
-    start: datetime = Field(description="ISO 8601 with offset, e.g. 2026-12-01T09:00:00-05:00")
+    start: IsoDateTime = Field(description="ISO 8601 with offset, e.g. 2026-12-01T09:00:00-05:00")
     hold: bool = Field(False, description="Hold the slot for a few minutes instead of booking it")
     notes: str = Field("", max_length=2000)
 
 
 class MoveIn(Schema):
-    start: datetime
+    start: IsoDateTime
     provider: int | None = None
     reason: str = Field("", max_length=200)
 
@@ -201,7 +212,7 @@ def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
         hold=payload.hold,
         notes=payload.notes,
     )
-    return 201, appointment_out(appointment)
+    return Status(201, appointment_out(appointment))
 
 
 @router.get("appointments", auth=AUTH, response=list[AppointmentOut])

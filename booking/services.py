@@ -14,7 +14,7 @@ import random
 import time as time_module
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -150,11 +150,13 @@ def _expire_holds(now: datetime, provider_ids: Iterable[int], rooms_at: Location
         _record(appointment, EventAction.EXPIRED, by=None, now=now, from_status=Status.HELD, reason="hold expired")
 
 
-def _validate_start(start: datetime) -> None:
+def _utc_start(start: datetime) -> datetime:
+    """The requested start as a UTC instant, refused if it has no offset or is not a whole minute."""
     if timezone.is_naive(start):
         raise BookingError("invalid_start", "The start time must include a time zone offset.")
     if start.second or start.microsecond:
         raise BookingError("invalid_start", "The start time must be on a whole minute.")
+    return start.astimezone(UTC)
 
 
 def _check_offer(provider: Provider, visit_type: VisitType, location: Location, policy: Policy) -> None:
@@ -285,7 +287,7 @@ def book_appointment(
 ) -> Appointment:
     """Book (or, with hold=True, briefly hold) one visit; SlotTaken carries alternatives."""
     now = now or timezone.now()
-    _validate_start(start)
+    start = _utc_start(start)
     _check_offer(provider, visit_type, location, policy)
     rooms_at = location if visit_type.needs_room else None
 
@@ -356,7 +358,7 @@ def move_appointment(
 ) -> Appointment:
     """Move a held or booked visit to another time (and optionally provider), atomically."""
     now = now or timezone.now()
-    _validate_start(start)
+    start = _utc_start(start)
     new_provider = provider or appointment.provider
     visit_type, location = appointment.visit_type, appointment.location
     _check_offer(new_provider, visit_type, location, policy)

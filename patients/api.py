@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from clinic.api import AUTH, ErrorOut, require_staff
 from patients import services
@@ -59,8 +59,8 @@ def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
     except ValidationError as exc:
         fields = exc.message_dict
         detail = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
-        return 422, {"error": "invalid_patient", "detail": detail, "fields": fields}
-    return 201, patient
+        return Status(422, {"error": "invalid_patient", "detail": detail, "fields": fields})
+    return Status(201, patient)
 
 
 @router.get("patients", response=list[PatientOut])

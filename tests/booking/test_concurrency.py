@@ -58,7 +58,9 @@ def _clinic(needs_room: bool) -> dict:
     provider = Provider.objects.create(display_name="Dr Rush")
     provider.locations.add(location)
     provider.visit_types.add(visit_type)
-    WorkingHours.objects.create(provider=provider, location=location, weekday=DAY.weekday(), start=time(8), end=time(17))
+    WorkingHours.objects.create(
+        provider=provider, location=location, weekday=DAY.weekday(), start=time(8), end=time(17)
+    )
     patients = [
         Patient.objects.create(first_name=f"P{i}", last_name="Rush", date_of_birth=date(1980, 1, 1))
         for i in range(PROCESSES)
