@@ -165,6 +165,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(_celery_dir / "beat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Beat only enqueues sweeps; each sweep is idempotent, so a replayed tick does no harm.
+CELERY_BEAT_SCHEDULE = {
+    "expire-holds": {"task": "booking.expire_holds", "schedule": 60.0},
+}
 
 # --- Booking rules --------------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 10)
