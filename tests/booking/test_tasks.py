@@ -7,7 +7,7 @@ from django.conf import settings
 
 from booking import services, tasks
 from booking.models import Status
-from tests.conftest import MONDAY, NOW
+from tests.conftest import MONDAY
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,6 @@ def test_the_hold_sweep_task_releases_holds_that_ran_out(clinic, frozen):
     hold.refresh_from_db()
     assert hold.status == Status.EXPIRED
     assert tasks.expire_holds.apply().get() == 0  # running the sweep again changes nothing
-    assert NOW < hold.hold_expires_at
 
 
 def test_beat_runs_the_hold_sweep_every_minute():
