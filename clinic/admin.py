@@ -175,3 +175,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, _("%(count)d token(s) revoked.") % {"count": count}, messages.SUCCESS)
+
+
+admin.site.site_header = "Clinic administration"
+admin.site.site_title = "Clinic admin"
+admin.site.index_title = "Set-up, patients and appointments"

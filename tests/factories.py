@@ -98,5 +98,5 @@ def make_user(username: str = "desk", *, role: str | None = None, **overrides: A
     }
     user = get_user_model().objects.create_user(username=username, password=password, **values)
     if role is not None:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user

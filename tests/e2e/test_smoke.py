@@ -1,0 +1,36 @@
+"""A person opens the site on a phone and a clinic admin uses the admin pages."""
+
+import pytest
+
+from clinic import roles
+from tests.conftest import build_clinic
+from tests.e2e.conftest import serious_violations
+from tests.factories import DEFAULT_PASSWORD, make_user
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+
+
+def test_the_home_page_reads_well_on_a_phone(live_server, page, shot):
+    build_clinic()
+    page.goto(live_server.url + "/")
+
+    assert page.get_by_role("heading", name="Riverside Pain Clinic").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+    shot("home-phone")
+    assert serious_violations(page) == []
+
+
+def test_a_clinic_admin_finds_providers_and_their_hours_in_the_admin(live_server, page, shot):
+    build_clinic()
+    make_user("clinicadmin", role=roles.CLINIC_ADMIN)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + "/admin/")
+    page.fill("#id_username", "clinicadmin")
+    page.fill("#id_password", DEFAULT_PASSWORD)
+    page.click("input[type=submit]")
+    page.get_by_role("link", name="Providers").first.click()
+    shot("admin-providers")
+    page.get_by_role("link", name="Maria Alvarez").first.click()
+
+    assert page.locator("select[name$='-weekday']").count() >= 10  # two ranges a day, five days
+    shot("admin-provider")
