@@ -9,7 +9,7 @@ from datetime import date, time
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import AbstractUser, Group, Permission
 
 from clinic import roles
 from clinic.models import Location, Provider, Room, VisitKind, VisitType, Weekday, WorkingHours
@@ -98,5 +98,15 @@ def make_user(username: str = "desk", *, role: str | None = None, **overrides: A
     }
     user = get_user_model().objects.create_user(username=username, password=password, **values)
     if role is not None:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
+        user.groups.add(role_group(role))
     return user
+
+
+def role_group(role: str) -> Group:
+    """The role's group with its permissions; transactional tests flush what the migration made."""
+    group, created = Group.objects.get_or_create(name=role)
+    if created or not group.permissions.exists():
+        for perm in roles.PERMISSIONS[role]:
+            app_label, codename = perm.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return group
