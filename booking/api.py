@@ -17,7 +17,8 @@ from pydantic import BeforeValidator
 
 from booking import services
 from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots
-from booking.models import Appointment
+from booking.models import Appointment, Series
+from booking.series import PlannedSession, SessionChoice, plan_as_dict
 from clinic.access import is_staff_member, patient_for
 from clinic.api import AUTH, ErrorOut, current_user, require_staff
 from clinic.models import Location, Provider, VisitType
@@ -135,6 +136,7 @@ class AppointmentOut(Schema):
     series: int | None
     session_number: int | None
     sessions_planned: int | None
+    session_label: str | None = Field(None, description='"session k of n" for a session of a series')
 
 
 class SlotTakenOut(ErrorOut):
@@ -168,7 +170,15 @@ def appointment_out(appointment: Appointment) -> dict[str, Any]:
         "series": appointment.series_id,
         "session_number": appointment.session_number,
         "sessions_planned": series.sessions_planned if series else None,
+        "session_label": session_label(appointment),
     }
+
+
+def session_label(appointment: Appointment) -> str | None:
+    """ "session k of n" for a session of a series; None for a single visit."""
+    if appointment.series is None or appointment.session_number is None:
+        return None
+    return f"session {appointment.session_number} of {appointment.series.sessions_planned}"
 
 
 def _visible_appointments(user: Any) -> QuerySet[Appointment]:
@@ -280,3 +290,228 @@ def no_show(request: HttpRequest, appointment_id: int) -> Any:
     user = require_staff(request)
     appointment = get_appointment_for(user, appointment_id)
     return appointment_out(services.mark_no_show(appointment=appointment, by=user))
+
+
+# --- treatment series -------------------------------------------------------------------------
+
+
+class SessionChoiceIn(Schema):
+    start: IsoDateTime
+    provider: int | None = Field(None, description="Another provider for this session; default: the series'")
+
+
+Choice = IsoDateTime | SessionChoiceIn
+
+
+class SeriesIn(Schema):
+    patient: int
+    provider: int
+    visit_type: str | int
+    location: int
+    sessions: int = Field(ge=1, le=services.MAX_SERIES_SESSIONS)
+    gap_days: int = Field(14, ge=1, le=services.MAX_GAP_DAYS)
+    tolerance_days: int = Field(2, ge=0, le=services.MAX_TOLERANCE_DAYS)
+    taper_days: list[int] = Field(default_factory=list, max_length=services.MAX_SERIES_SESSIONS)
+    preferred_time: time = Field(description='Local time of day at the location, "HH:MM"')
+    first_date: date = Field(description="Target date of session 1, YYYY-MM-DD")
+    choices: dict[int, Choice] = Field(
+        default_factory=dict, description="Session number -> chosen start (ISO 8601 with offset), or {start, provider}"
+    )
+
+
+class ExtendIn(Schema):
+    sessions: int = Field(ge=1, le=services.MAX_SERIES_SESSIONS)
+    choices: dict[int, Choice] = Field(default_factory=dict)
+
+
+class SeriesMoveIn(Schema):
+    start: IsoDateTime
+    provider: int | None = None
+    replan_later: bool = Field(False, description="Re-plan every later future session from the new date")
+    reason: str = Field("", max_length=200)
+
+
+class AlternativeOut(Schema):
+    kind: str
+    start: datetime
+    end: datetime
+    provider: int
+    room: int | None
+    day_offset: int
+
+
+class PlannedSessionOut(Schema):
+    session_number: int
+    target_date: date
+    status: str = Field(description="fits | moved | chosen | needs_choice")
+    day_offset: int
+    start: datetime | None
+    end: datetime | None
+    provider: int
+    room: int | None
+    time_note: str
+    pinned: bool
+    problem: str
+    clash: bool
+    alternatives: list[AlternativeOut]
+
+
+class SeriesPlanOut(Schema):
+    timezone: str
+    bookable: bool
+    sessions: list[PlannedSessionOut]
+
+
+class SeriesOut(Schema):
+    id: int
+    patient: int
+    provider: int
+    visit_type: str
+    location: int
+    timezone: str
+    sessions_planned: int
+    gap_days: int
+    tolerance_days: int
+    taper_days: list[int]
+    preferred_time: str
+    status: str
+    appointments: list[AppointmentOut]
+
+
+class SeriesErrorOut(ErrorOut):
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)
+    session_number: int | None = None
+    plan: SeriesPlanOut | None = None
+
+
+SERIES_RESPONSES = {400: ErrorOut, 404: ErrorOut, 409: SeriesErrorOut, 422: SeriesErrorOut, 503: ErrorOut}
+
+
+def series_out(series: Series) -> dict[str, Any]:
+    appointments = list(
+        series.appointments.select_related("patient", "location", "visit_type").order_by("session_number", "start")
+    )
+    for appointment in appointments:
+        appointment.series = series  # "session k of n" without a query per row
+    return {
+        "id": series.pk,
+        "patient": series.patient_id,
+        "provider": series.provider_id,
+        "visit_type": series.visit_type.slug,
+        "location": series.location_id,
+        "timezone": series.location.timezone,
+        "sessions_planned": series.sessions_planned,
+        "gap_days": series.gap_days,
+        "tolerance_days": series.tolerance_days,
+        "taper_days": list(series.taper_days or []),
+        "preferred_time": series.preferred_time.strftime("%H:%M"),
+        "status": series.status,
+        "appointments": [appointment_out(a) for a in appointments],
+    }
+
+
+def get_series_for(user: Any, pk: int) -> Series:
+    """The series if this user may see it (staff, or the patient it belongs to); 404 otherwise."""
+    qs = Series.objects.select_related("visit_type", "location", "provider", "patient")
+    if not is_staff_member(user):
+        patient = patient_for(user)
+        qs = qs.filter(patient=patient) if patient is not None else qs.none()
+    return get_object_or_404(qs, pk=pk)
+
+
+def _choices(choices: dict[int, Any]) -> dict[int, SessionChoice]:
+    return {
+        number: SessionChoice(choice) if isinstance(choice, datetime) else SessionChoice(choice.start, choice.provider)
+        for number, choice in choices.items()
+    }
+
+
+def _plan_out(plan: list[PlannedSession], location: Location) -> dict[str, Any]:
+    return plan_as_dict(plan, location.tz)
+
+
+@router.post("series", auth=AUTH, response={200: SeriesPlanOut, 201: SeriesOut, **SERIES_RESPONSES})
+def create_series(request: HttpRequest, payload: SeriesIn, dry_run: bool = False) -> Any:
+    """Plan a series: with ?dry_run=1 the preview (nothing written), otherwise book every session or none."""
+    user = require_staff(request)
+    provider = get_object_or_404(Provider, pk=payload.provider)
+    location = get_object_or_404(Location, pk=payload.location)
+    rules: dict[str, Any] = {
+        "provider": provider,
+        "visit_type": _visit_type(payload.visit_type),
+        "location": location,
+        "sessions": payload.sessions,
+        "gap_days": payload.gap_days,
+        "tolerance_days": payload.tolerance_days,
+        "taper_days": payload.taper_days,
+        "preferred_time": payload.preferred_time,
+        "first_date": payload.first_date,
+        "choices": _choices(payload.choices),
+        "policy": STAFF_POLICY,
+    }
+    if dry_run:
+        return Status(200, _plan_out(services.plan_series(**rules), location))
+    patient = get_object_or_404(Patient, pk=payload.patient)
+    series = services.book_series(patient=patient, by=user, **rules)
+    return Status(201, series_out(series))
+
+
+@router.get("series/{series_id}", auth=AUTH, response={200: SeriesOut, 404: ErrorOut})
+def get_series(request: HttpRequest, series_id: int) -> Any:
+    return series_out(get_series_for(_caller(request), series_id))
+
+
+@router.post("series/{series_id}/cancel-remaining", auth=AUTH, response={200: SeriesOut, **SERIES_RESPONSES})
+def cancel_series_remaining(request: HttpRequest, series_id: int, payload: CancelIn) -> Any:
+    user = require_staff(request)
+    series = get_series_for(user, series_id)
+    return series_out(services.cancel_series_remaining(series=series, by=user, reason=payload.reason))
+
+
+@router.post("series/{series_id}/complete", auth=AUTH, response={200: SeriesOut, **SERIES_RESPONSES})
+def complete_series(request: HttpRequest, series_id: int) -> Any:
+    user = require_staff(request)
+    series = get_series_for(user, series_id)
+    return series_out(services.complete_series(series=series, by=user))
+
+
+@router.post("series/{series_id}/extend", auth=AUTH, response={200: SeriesOut | SeriesPlanOut, **SERIES_RESPONSES})
+def extend_series(request: HttpRequest, series_id: int, payload: ExtendIn, dry_run: bool = False) -> Any:
+    """Add sessions after the last one; ?dry_run=1 returns the preview of the new sessions."""
+    user = require_staff(request)
+    series = get_series_for(user, series_id)
+    choices = _choices(payload.choices)
+    if dry_run:
+        plan = services.plan_series_extension(
+            series=series, sessions=payload.sessions, choices=choices, policy=STAFF_POLICY
+        )
+        return _plan_out(plan, series.location)
+    extended = services.extend_series(
+        series=series, sessions=payload.sessions, choices=choices, by=user, policy=STAFF_POLICY
+    )
+    return series_out(extended)
+
+
+@router.post(
+    "series/{series_id}/sessions/{session_number}/move",
+    auth=AUTH,
+    response={200: SeriesOut | SeriesPlanOut, **SERIES_RESPONSES},
+)
+def move_series_session(
+    request: HttpRequest, series_id: int, session_number: int, payload: SeriesMoveIn, dry_run: bool = False
+) -> Any:
+    """Move one session (optionally re-planning the later ones); ?dry_run=1 previews the result."""
+    user = require_staff(request)
+    series = get_series_for(user, series_id)
+    provider = get_object_or_404(Provider, pk=payload.provider) if payload.provider else None
+    move: dict[str, Any] = {
+        "series": series,
+        "session_number": session_number,
+        "start": payload.start,
+        "provider": provider,
+        "replan_later": payload.replan_later,
+        "policy": STAFF_POLICY,
+    }
+    if dry_run:
+        return _plan_out(services.preview_series_move(**move), series.location)
+    return series_out(services.move_series_session(by=user, reason=payload.reason, **move))

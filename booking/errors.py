@@ -48,3 +48,30 @@ class InvalidTransition(BookingError):
 
     def __init__(self, detail: str) -> None:
         super().__init__("invalid_status", detail)
+
+
+class SeriesNeedsChoice(BookingError):
+    """A series cannot be booked as planned (422): some sessions need a person's choice."""
+
+    def __init__(self, plan: dict[str, Any], detail: str = "") -> None:
+        super().__init__("needs_choice", detail or "Some sessions have no time inside their tolerance; please choose.")
+        self.plan = plan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "plan": self.plan}
+
+
+class SeriesClash(SlotTaken):
+    """A session's time was taken before the series could be booked (409); nothing was booked.
+
+    Carries the plan made again from the calendar as it is now, with the clashing session marked.
+    """
+
+    def __init__(self, session_number: int | None, plan: dict[str, Any], alternatives: list[Any] | None = None) -> None:
+        which = f"Session {session_number}'s time" if session_number else "A session's time"
+        super().__init__(f"{which} has just been taken; nothing was booked. Here is the plan again.", alternatives)
+        self.session_number = session_number
+        self.plan = plan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "session_number": self.session_number, "plan": self.plan}
