@@ -16,7 +16,7 @@ from ninja.errors import HttpError
 from pydantic import BeforeValidator
 
 from booking import services
-from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots
+from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots, slots_json
 from booking.models import Appointment, Series
 from booking.series import PlannedSession, SessionChoice, plan_as_dict
 from clinic.access import is_staff_member, patient_for
@@ -88,14 +88,9 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Any:
         provider_ids=query.provider or None,
         policy=_policy_for(user),
     )
-    body = {
-        "location": location.pk,
-        "timezone": location.timezone,
-        "visit_type": visit_type.slug,
-        "slots": [services.slot_as_dict(slot, location) for slot in slots],
-    }
-    # Thousands of slots: serialise directly rather than validating each one again.
-    return HttpResponse(json.dumps(body), content_type="application/json")
+    head = json.dumps({"location": location.pk, "timezone": location.timezone, "visit_type": visit_type.slug})
+    # Thousands of slots: written straight to JSON rather than validated and encoded one by one.
+    return HttpResponse(f'{head[:-1]}, "slots": {slots_json(slots, location.tz)}}}', content_type="application/json")
 
 
 # --- appointments -----------------------------------------------------------------------------

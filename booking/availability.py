@@ -17,13 +17,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
 
-from booking.models import Appointment
-from clinic.models import Closure, Location, Room, TimeOff, VisitType, WorkingHours
+from booking.models import OCCUPYING, Appointment
+from clinic.models import Closure, Location, Provider, Room, TimeOff, VisitType, WorkingHours
 
 MAX_RANGE_DAYS = 90
 Interval = tuple[int, int]  # [start, end) in UTC epoch seconds
@@ -93,14 +94,51 @@ class Schedule:
     closed_days: frozenset[date]
     providers: list[ProviderSchedule]
     rooms: dict[int, list[Interval]]  # room id -> busy spans (only when the visit needs a room)
+    # Holds that ran out but are still 'held' in the table: free for availability, yet the
+    # database constraint still sees them, so a booking over one must release it first.
+    stale_holds: list[StaleHold] = field(default_factory=list)
+
+    def stale_holds_in_the_way(self, provider_id: int, room_id: int | None, block: Interval) -> list[int]:
+        return [
+            hold.appointment_id
+            for hold in self.stale_holds
+            if (hold.provider_id == provider_id or (room_id is not None and hold.room_id == room_id))
+            and hold.start < block[1]
+            and hold.end > block[0]
+        ]
 
 
 @dataclass(frozen=True)
-class Slot:
-    start: datetime
-    end: datetime
+class StaleHold:
+    appointment_id: int
     provider_id: int
     room_id: int | None
+    start: int
+    end: int
+
+
+class Slot(NamedTuple):
+    """A free (provider, room, time); instants kept as epoch seconds, datetimes made on demand.
+
+    A tuple, so that thousands are cheap to make and sort by (start, end, provider).
+    """
+
+    start_ts: int
+    end_ts: int
+    provider_id: int
+    room_id: int | None
+
+    @classmethod
+    def between(cls, start: datetime, end: datetime, provider_id: int, room_id: int | None) -> Slot:
+        return cls(int(start.timestamp()), int(end.timestamp()), provider_id, room_id)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.fromtimestamp(self.start_ts, UTC)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.fromtimestamp(self.end_ts, UTC)
 
 
 @dataclass(frozen=True)
@@ -169,7 +207,7 @@ def free_slots(schedule: Schedule, policy: Policy = PATIENT_POLICY) -> list[Slot
         last_day = min(last_day, _last_bookable_day(schedule))
     if rules.needs_room and not schedule.rooms:
         return []
-    found: list[tuple[int, int, int | None]] = []
+    found: list[Slot] = []
     for day in _days(schedule.first_day, last_day):
         if day in schedule.closed_days:
             continue
@@ -185,9 +223,7 @@ def free_slots(schedule: Schedule, policy: Policy = PATIENT_POLICY) -> list[Slot
                     found,
                 )
     found.sort()
-    return [
-        Slot(datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(s + rules.duration, UTC), p, r) for s, p, r in found
-    ]
+    return found
 
 
 def _sweep_range(
@@ -196,32 +232,36 @@ def _sweep_range(
     range_start: int,
     range_end: int,
     earliest: int,
-    found: list[tuple[int, int, int | None]],
+    found: list[Slot],
 ) -> None:
-    """Walk the grid of one working range, jumping past busy spans instead of testing each step."""
+    """Walk the grid of one working range: jump past busy spans, take free stretches whole."""
     rules = schedule.rules
-    step, busy = rules.step, provider.busy
+    step, busy, provider_id = rules.step, provider.busy, provider.provider_id
+    before, duration = rules.buffer_before, rules.duration
+    reach = duration + rules.buffer_after  # how far past its start a visit keeps the provider
     start = range_start
     if start < earliest:
         start = range_start + -(-(earliest - range_start) // step) * step
-    last_start = range_end - rules.duration
-    i = 0
+    last_start = range_end - duration
+    count = len(busy)
+    i = max(bisect.bisect_left(busy, (start - before - reach, 0)) - 1, 0)
     while start <= last_start:
-        block_start, block_end = rules.block(start)
-        while i < len(busy) and busy[i][1] <= block_start:
+        while i < count and busy[i][1] <= start - before:
             i += 1
-        if i < len(busy) and busy[i][0] < block_end:
+        if i < count and busy[i][0] < start + reach:
             # Next grid start whose buffered span begins at or after this busy span ends.
-            free_from = busy[i][1] + rules.buffer_before
+            free_from = busy[i][1] + before
             start = range_start + -(-(free_from - range_start) // step) * step
             continue
-        room_id = None
-        if rules.needs_room:
-            room_id = _free_room(schedule, (block_start, block_end))
-            if room_id is None:
-                start += step
-                continue
-        found.append((start, provider.provider_id, room_id))
+        # Every grid start up to `last_free` keeps clear of busy span i (or there is none left).
+        last_free = last_start if i >= count else min(last_start, busy[i][0] - reach)
+        if not rules.needs_room:
+            found.extend(Slot(s, s + duration, provider_id, None) for s in range(start, last_free + 1, step))
+            start += ((last_free - start) // step + 1) * step
+            continue
+        room_id = _free_room(schedule, (start - before, start + reach))
+        if room_id is not None:
+            found.append(Slot(start, start + duration, provider_id, room_id))
         start += step
 
 
@@ -269,6 +309,82 @@ def check_start(
 # --- loading ----------------------------------------------------------------------------------
 
 
+# Integer conversions done by the database, per vendor: thousands of aware datetimes built in
+# Python only to be turned back into numbers cost more than the whole slot sweep.
+_SQL_INT = {
+    "sqlite": {
+        "epoch": "CAST(strftime('%%s', {}) AS INTEGER)",  # Django keeps SQLite datetimes as UTC text
+        "seconds_of_day": "CAST(strftime('%%s', '1970-01-01 ' || {}) AS INTEGER)",
+        "epoch_day": "CAST(julianday({}) - 2440587.5 AS INTEGER)",
+    },
+    "postgresql": {
+        "epoch": "CAST(EXTRACT(EPOCH FROM {}) AS BIGINT)",
+        "seconds_of_day": "CAST(EXTRACT(EPOCH FROM {}) AS BIGINT)",
+        "epoch_day": "({} - DATE '1970-01-01')",
+    },
+}
+_EPOCH_DAY_ZERO = date(1970, 1, 1).toordinal()
+
+
+def _schedule_sql(vendor: str, provider_count: int, with_rooms: bool, excluding: bool) -> str:
+    """One round trip for everything a schedule needs; each row is (kind, six integers).
+
+    h: provider, weekday, start and end second of the day     t: provider, start, end (time off)
+    r: room                                                    c: first and last closed day
+    a: appointment, provider, room, block start and end, hold expiry (occupying statuses)
+    """
+    f = {name: template.format for name, template in _SQL_INT[vendor].items()}
+    q = connection.ops.quote_name
+    provider = Provider._meta.db_table
+    served = Provider.locations.through._meta.db_table
+    offered = Provider.visit_types.through._meta.db_table
+    only = f" AND p.id IN ({', '.join(['%s'] * provider_count)})" if provider_count else ""
+    rooms_cte = (
+        f", free_rooms AS (SELECT id FROM {Room._meta.db_table} WHERE location_id = %s AND is_active)"  # noqa: S608
+        if with_rooms
+        else ""
+    )
+    room_rows = "UNION ALL SELECT 'r', id, NULL, NULL, NULL, NULL, NULL FROM free_rooms" if with_rooms else ""
+    room_match = " OR a.room_id IN (SELECT id FROM free_rooms)" if with_rooms else ""
+    excluded = " AND a.id <> %s" if excluding else ""
+    statuses = ", ".join(["%s"] * len(OCCUPYING))
+    end = q("end")
+    hours_cols = f"{f['seconds_of_day']('w.start')}, {f['seconds_of_day']('w.' + end)}"
+    off_cols = f"{f['epoch']('t.start')}, {f['epoch']('t.' + end)}"
+    # Only table and column names from the models and placeholders go into the text; values are
+    # always parameters.
+    return f"""
+WITH offering AS (
+    SELECT p.id FROM {provider} p
+    WHERE p.is_active{only}
+      AND EXISTS (SELECT 1 FROM {served} s WHERE s.provider_id = p.id AND s.location_id = %s)
+      AND EXISTS (SELECT 1 FROM {offered} o WHERE o.provider_id = p.id AND o.visittype_id = %s)
+){rooms_cte}
+SELECT 'h', w.provider_id, w.weekday, {hours_cols}, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
+FROM {WorkingHours._meta.db_table} w
+WHERE w.location_id = %s AND w.provider_id IN (SELECT id FROM offering)
+UNION ALL
+SELECT 't', t.provider_id, {off_cols}, NULL, NULL, NULL
+FROM {TimeOff._meta.db_table} t
+WHERE t.provider_id IN (SELECT id FROM offering) AND t.start < %s AND t.{end} > %s
+UNION ALL
+SELECT 'c', {f["epoch_day"]("c.start_date")}, {f["epoch_day"]("c.end_date")}, NULL, NULL, NULL, NULL
+FROM {Closure._meta.db_table} c
+WHERE c.location_id = %s AND c.start_date <= %s AND c.end_date >= %s
+UNION ALL
+SELECT 'a', a.id, a.provider_id, a.room_id, {f["epoch"]("a.block_start")}, {f["epoch"]("a.block_end")},
+       {f["epoch"]("a.hold_expires_at")}
+FROM {Appointment._meta.db_table} a
+WHERE a.status IN ({statuses}) AND a.block_start < %s AND a.block_end > %s{excluded}
+  AND (a.provider_id IN (SELECT id FROM offering){room_match})
+{room_rows}
+"""  # noqa: S608
+
+
+def _time_of_day(seconds: int) -> time:
+    return time(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
 def load_schedule(
     *,
     visit_type: VisitType,
@@ -279,75 +395,113 @@ def load_schedule(
     now: datetime | None = None,
     exclude_appointment_id: int | None = None,
 ) -> Schedule:
-    """Read hours, time off, closures, rooms and occupying appointments for the range: 4–5 queries."""
+    """Read hours, time off, closures, rooms and occupying appointments for the range in ONE query.
+
+    Only providers who are active and offer the visit type at the location get a schedule.
+    """
     now = now or timezone.now()
+    now_ts = int(now.timestamp())
     tz = location.tz
     # One day of margin each side covers buffers and ranges that cross midnight in UTC.
     range_start = datetime.combine(first_day - timedelta(days=1), time(0), tzinfo=tz)
     range_end = datetime.combine(last_day + timedelta(days=2), time(0), tzinfo=tz)
+    ops = connection.ops
+    ids = list(provider_ids or [])
+    if provider_ids is not None and not ids:
+        ids = [-1]  # an empty choice matches no provider
+    params: list[Any] = [*ids, location.pk, visit_type.pk]
+    if visit_type.needs_room:
+        params.append(location.pk)
+    params += [location.pk]
+    params += [ops.adapt_datetimefield_value(range_end), ops.adapt_datetimefield_value(range_start)]
+    params += [location.pk, ops.adapt_datefield_value(last_day), ops.adapt_datefield_value(first_day)]
+    params += [s.value for s in OCCUPYING]
+    params += [ops.adapt_datetimefield_value(range_end), ops.adapt_datetimefield_value(range_start)]
+    if exclude_appointment_id is not None:
+        params.append(exclude_appointment_id)
+    sql = _schedule_sql(connection.vendor, len(ids), visit_type.needs_room, exclude_appointment_id is not None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
 
-    hours_qs = WorkingHours.objects.filter(
-        location=location,
-        provider__is_active=True,
-        provider__locations=location,
-        provider__visit_types=visit_type,
-    )
-    if provider_ids is not None:
-        hours_qs = hours_qs.filter(provider_id__in=provider_ids)
     hours: dict[int, dict[int, list[tuple[time, time]]]] = defaultdict(lambda: defaultdict(list))
-    for provider_id, weekday, start, end in hours_qs.values_list("provider_id", "weekday", "start", "end"):
-        hours[provider_id][weekday].append((start, end))
-    ids = sorted(hours)
-
     time_off: dict[int, list[Interval]] = defaultdict(list)
     busy: dict[int, list[Interval]] = defaultdict(list)
     rooms: dict[int, list[Interval]] = {}
-    if ids:
-        for provider_id, start, end in TimeOff.objects.filter(
-            provider_id__in=ids, start__lt=range_end, end__gt=range_start
-        ).values_list("provider_id", "start", "end"):
-            time_off[provider_id].append((int(start.timestamp()), int(end.timestamp())))
-
-    if visit_type.needs_room:
-        rooms = {
-            room_id: []
-            for room_id in Room.objects.filter(location=location, is_active=True)
-            .order_by("id")
-            .values_list("id", flat=True)
-        }
-    who = Q(provider_id__in=ids)
-    if rooms:
-        who |= Q(room_id__in=list(rooms))
-    if ids or rooms:
-        taken = Appointment.objects.occupying(now).overlapping(range_start, range_end).filter(who)
-        if exclude_appointment_id is not None:
-            taken = taken.exclude(pk=exclude_appointment_id)
-        for provider_id, room_id, start, end in taken.values_list("provider_id", "room_id", "block_start", "block_end"):
-            span = (int(start.timestamp()), int(end.timestamp()))
-            if provider_id in hours:
-                busy[provider_id].append(span)
-            if room_id in rooms:
-                rooms[room_id].append(span)
-    rooms = {room_id: _merge(spans) for room_id, spans in rooms.items()}
-
     closed: set[date] = set()
-    for closure_start, closure_end in Closure.objects.filter(
-        location=location, start_date__lte=last_day, end_date__gte=first_day
-    ).values_list("start_date", "end_date"):
-        closed.update(_days(max(closure_start, first_day), min(closure_end, last_day)))
-
+    appointment_rows = []
+    for kind, a, b, c, d, e, f in rows:
+        if kind == "h":
+            hours[a][b].append((_time_of_day(c), _time_of_day(d)))
+        elif kind == "t":
+            time_off[a].append((b, c))
+        elif kind == "r":
+            rooms[a] = []
+        elif kind == "c":
+            first = date.fromordinal(_EPOCH_DAY_ZERO + a)
+            last = date.fromordinal(_EPOCH_DAY_ZERO + b)
+            closed.update(_days(max(first, first_day), min(last, last_day)))
+        else:
+            appointment_rows.append((a, b, c, d, e, f))
+    stale: list[StaleHold] = []
+    for pk, provider_id, room_id, start, end, hold_expires in appointment_rows:
+        if hold_expires is not None and hold_expires <= now_ts:
+            stale.append(StaleHold(pk, provider_id, room_id, start, end))
+            continue
+        if provider_id in hours:
+            busy[provider_id].append((start, end))
+        if room_id in rooms:
+            rooms[room_id].append((start, end))
+    for spans in hours.values():
+        for ranges in spans.values():
+            ranges.sort()
+    provider_order = sorted(hours)
     return Schedule(
         tz=tz,
         rules=VisitRules.of(visit_type),
         first_day=first_day,
         last_day=last_day,
-        now=int(now.timestamp()),
+        now=now_ts,
         closed_days=frozenset(closed),
         providers=[
-            ProviderSchedule(pid, dict(hours[pid]), time_off=time_off[pid], appointments=busy[pid]) for pid in ids
+            ProviderSchedule(pid, dict(hours[pid]), time_off=time_off[pid], appointments=busy[pid])
+            for pid in provider_order
         ],
-        rooms=rooms,
+        rooms={room_id: _merge(spans) for room_id, spans in sorted(rooms.items())},
+        stale_holds=stale,
     )
+
+
+def _local_iso(slots: Sequence[Slot], tz: ZoneInfo) -> dict[int, str]:
+    """ISO 8601 text with the location's offset for every instant; providers share start times,
+    so each instant is formatted once."""
+    stamps = {s.start_ts for s in slots} | {s.end_ts for s in slots}
+    return {ts: datetime.fromtimestamp(ts, tz).isoformat() for ts in stamps}
+
+
+def slots_json(slots: Sequence[Slot], tz: ZoneInfo) -> str:
+    """The slots as a JSON array, written directly: thousands of dicts through json.dumps cost
+    more than finding the slots. Every value is an ISO date-time or an integer, so nothing needs
+    escaping."""
+    text = _local_iso(slots, tz)
+    items = (
+        f'{{"start":"{text[s[0]]}","end":"{text[s[1]]}","provider":{s[2]},"room":{"null" if s[3] is None else s[3]}}}'
+        for s in slots
+    )
+    return "[" + ",".join(items) + "]"
+
+
+def slots_as_dicts(slots: Iterable[Slot], tz: ZoneInfo, kind: str | None = None) -> list[dict[str, Any]]:
+    """Slots as JSON-ready dicts, times in ISO 8601 with the location's offset."""
+    slots = list(slots)
+    text = _local_iso(slots, tz)
+    out: list[dict[str, Any]] = [
+        {"start": text[s[0]], "end": text[s[1]], "provider": s[2], "room": s[3]} for s in slots
+    ]
+    if kind:
+        for item in out:
+            item["kind"] = kind
+    return out
 
 
 def find_slots(

@@ -36,14 +36,14 @@ class Status(models.TextChoices):
 
 # Every status that keeps the provider's (and room's) time taken.
 OCCUPYING = (Status.HELD, Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
-_OCCUPYING_Q = Q(status__in=[s.value for s in OCCUPYING])
+OCCUPYING_Q = Q(status__in=[s.value for s in OCCUPYING])
 
 
 class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def occupying(self, now: datetime | None = None) -> "AppointmentQuerySet":
         """Rows that take time now: occupying statuses, minus holds that have run out."""
         now = now or timezone.now()
-        return self.filter(_OCCUPYING_Q).exclude(status=Status.HELD, hold_expires_at__lte=now)
+        return self.filter(OCCUPYING_Q).exclude(status=Status.HELD, hold_expires_at__lte=now)
 
     def for_provider(self, provider: Provider | int) -> "AppointmentQuerySet":
         return self.filter(provider=provider)
@@ -140,7 +140,7 @@ class Appointment(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["series", "session_number"],
-                condition=_OCCUPYING_Q & Q(series__isnull=False),
+                condition=OCCUPYING_Q & Q(series__isnull=False),
                 name="booking_appointment_unique_series_session",
             ),
             PortableExclusionConstraint(
@@ -149,7 +149,7 @@ class Appointment(models.Model):
                     (TsTzRange("block_start", "block_end", RangeBoundary()), RangeOperators.OVERLAPS),
                     ("provider", RangeOperators.EQUAL),
                 ],
-                condition=_OCCUPYING_Q,
+                condition=OCCUPYING_Q,
             ),
             PortableExclusionConstraint(
                 name="booking_appointment_no_room_overlap",
@@ -157,7 +157,7 @@ class Appointment(models.Model):
                     (TsTzRange("block_start", "block_end", RangeBoundary()), RangeOperators.OVERLAPS),
                     ("room", RangeOperators.EQUAL),
                 ],
-                condition=_OCCUPYING_Q & Q(room__isnull=False),
+                condition=OCCUPYING_Q & Q(room__isnull=False),
             ),
         ]
 

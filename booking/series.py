@@ -340,7 +340,7 @@ class _Planner:
                 status = SessionStatus.FITS if offset == 0 else SessionStatus.MOVED
             else:
                 status = SessionStatus.CHOSEN
-            return self.session_at(number, target, Slot(start, end, provider_id, room_id), status, pinned=True)
+            return self.session_at(number, target, Slot.between(start, end, provider_id, room_id), status, pinned=True)
         planned = self.place(number, target, after)
         alternatives = planned.alternatives
         if planned.start is not None and planned.end is not None:

@@ -28,10 +28,10 @@ from booking.availability import (
     PATIENT_POLICY,
     Policy,
     Reason,
-    Slot,
     check_start,
     find_slots,
     load_schedule,
+    slots_as_dicts,
 )
 from booking.errors import BookingError, InvalidTransition, SeriesClash, SeriesNeedsChoice, SlotBusy, SlotTaken
 from booking.models import Appointment, AppointmentEvent, EventAction, Series, SeriesStatus, Status
@@ -142,14 +142,12 @@ def _record(
     )
 
 
-def _expire_holds(now: datetime, provider_ids: Iterable[int], rooms_at: Location | None) -> None:
-    """Release run-out holds that could stand in the way; the constraint cannot see the clock."""
-    stale = Appointment.objects.expired_holds(now).filter(provider_id__in=list(provider_ids))
-    if rooms_at is not None:
-        stale = stale | Appointment.objects.expired_holds(now).filter(room__location=rooms_at)
-    for appointment in stale:
-        appointment.status = Status.EXPIRED
-        appointment.save(update_fields=["status", "updated_at"])
+def _release_stale_holds(appointment_ids: list[int], now: datetime) -> None:
+    """Expire run-out holds in the way of a write: the constraint cannot see the clock."""
+    if not appointment_ids:
+        return
+    Appointment.objects.filter(pk__in=appointment_ids, status=Status.HELD).update(status=Status.EXPIRED, updated_at=now)
+    for appointment in Appointment.objects.filter(pk__in=appointment_ids):
         _record(appointment, EventAction.EXPIRED, by=None, now=now, from_status=Status.HELD, reason="hold expired")
 
 
@@ -162,15 +160,22 @@ def _utc_start(start: datetime) -> datetime:
     return start.astimezone(UTC)
 
 
-def _check_offer(provider: Provider, visit_type: VisitType, location: Location, policy: Policy) -> None:
+def _check_offer(
+    provider: Provider, visit_type: VisitType, location: Location, policy: Policy, *, query: bool = True
+) -> None:
+    """Refuse inactive set-up, online bookings of visits not offered online, and providers who do
+    not offer the visit there. With query=False the last check is left to _placement, whose
+    schedule only has hours for providers who offer the visit (one query fewer per booking)."""
     if not (provider.is_active and visit_type.is_active and location.is_active):
         raise BookingError("not_offered", "This provider, visit or location is not taking bookings.")
     if policy.online_only and not visit_type.bookable_online:
         raise BookingError("not_bookable_online", "This visit cannot be booked online; please call the clinic.")
-    offers = (
-        provider.visit_types.filter(pk=visit_type.pk).exists() and provider.locations.filter(pk=location.pk).exists()
-    )
-    if not offers:
+    if query:
+        _require_offer(provider, visit_type, location)
+
+
+def _require_offer(provider: Provider, visit_type: VisitType, location: Location) -> None:
+    if not Provider.objects.filter(pk=provider.pk, visit_types=visit_type, locations=location).exists():
         raise BookingError("not_offered", f"{provider} does not offer {visit_type} at {location}.")
 
 
@@ -210,31 +215,23 @@ def _placement(
         exclude_appointment_id=exclude_appointment_id,
     )
     reason, room_id = check_start(schedule, provider.pk, start, policy)
+    if reason == Reason.OUTSIDE_HOURS:
+        _require_offer(provider, visit_type, location)  # the more precise refusal, when it applies
     if reason in _TAKEN:
         raise SlotTaken(REASON_TEXT[reason])
     if reason is not None:
         raise BookingError(reason, REASON_TEXT[reason])
     end = start + visit_type.duration
-    return Placement(
+    place = Placement(
         start=start,
         end=end,
         block_start=start - timedelta(minutes=visit_type.buffer_before_minutes),
         block_end=end + timedelta(minutes=visit_type.buffer_after_minutes),
         room_id=room_id,
     )
-
-
-def slot_as_dict(slot: Slot, location: Location, kind: str | None = None) -> dict[str, Any]:
-    tz = location.tz
-    out: dict[str, Any] = {
-        "start": slot.start.astimezone(tz).isoformat(),
-        "end": slot.end.astimezone(tz).isoformat(),
-        "provider": slot.provider_id,
-        "room": slot.room_id,
-    }
-    if kind:
-        out["kind"] = kind
-    return out
+    block = (int(place.block_start.timestamp()), int(place.block_end.timestamp()))
+    _release_stale_holds(schedule.stale_holds_in_the_way(provider.pk, room_id, block), now)
+    return place
 
 
 def find_alternatives(
@@ -258,13 +255,11 @@ def find_alternatives(
         policy=policy,
         now=now,
     )
-    same_provider = [slot_as_dict(s, location, "same_provider") for s in later if s.start >= start][:limit]
+    from_ts = int(start.timestamp())
+    same_provider = slots_as_dicts([s for s in later if s.start_ts >= from_ts][:limit], location.tz, "same_provider")
     same_day = find_slots(visit_type=visit_type, location=location, first_day=day, last_day=day, policy=policy, now=now)
-    same_time = [
-        slot_as_dict(s, location, "other_provider")
-        for s in same_day
-        if s.start == start and s.provider_id != provider.pk
-    ][:limit]
+    others = [s for s in same_day if s.start_ts == from_ts and s.provider_id != provider.pk][:limit]
+    same_time = slots_as_dicts(others, location.tz, "other_provider")
     return same_provider + same_time
 
 
@@ -291,12 +286,11 @@ def book_appointment(
     """Book (or, with hold=True, briefly hold) one visit; SlotTaken carries alternatives."""
     now = now or timezone.now()
     start = _utc_start(start)
-    _check_offer(provider, visit_type, location, policy)
+    _check_offer(provider, visit_type, location, policy, query=False)
     rooms_at = location if visit_type.needs_room else None
 
     def write() -> Appointment:
         _lock([provider.pk], rooms_at)
-        _expire_holds(now, [provider.pk], rooms_at)
         place = _placement(
             provider=provider, visit_type=visit_type, location=location, start=start, policy=policy, now=now
         )
@@ -364,7 +358,7 @@ def move_appointment(
     start = _utc_start(start)
     new_provider = provider or appointment.provider
     visit_type, location = appointment.visit_type, appointment.location
-    _check_offer(new_provider, visit_type, location, policy)
+    _check_offer(new_provider, visit_type, location, policy, query=False)
     rooms_at = location if visit_type.needs_room else None
 
     def write() -> Appointment:
@@ -372,7 +366,6 @@ def move_appointment(
         current = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if current.status not in (Status.HELD, Status.BOOKED):
             raise InvalidTransition(f"A {current.get_status_display().lower()} appointment cannot be moved.")
-        _expire_holds(now, [new_provider.pk], rooms_at)
         place = _placement(
             provider=new_provider,
             visit_type=visit_type,
@@ -634,7 +627,6 @@ def _book_sessions(
 
     def write() -> Series:
         _lock(providers, rooms_at)
-        _expire_holds(now, providers, rooms_at)
         series = get_series()
         for session in plan:
             assert session.start is not None  # _require_bookable said so
@@ -957,7 +949,6 @@ def _move_series(
         # times; each is restored to its own status at its new time below, or the rollback undoes it.
         statuses = {row.pk: row.status for row in later}
         Appointment.objects.filter(pk__in=statuses).update(status=Status.CANCELLED)
-        _expire_holds(now, involved, rooms_at)
         place = _placement(
             provider=new_provider,
             visit_type=visit_type,

@@ -1,5 +1,6 @@
 """The pure availability layer: slots from plain data, no database."""
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,8 @@ from booking.availability import (
     _merge,
     check_start,
     free_slots,
+    slots_as_dicts,
+    slots_json,
 )
 
 NY = ZoneInfo("America/New_York")
@@ -258,3 +261,16 @@ def test_slots_are_exactly_the_grid_starts_the_booking_check_accepts(
             if reason is None:
                 assert listed[start] == room
             start += timedelta(minutes=step)
+
+
+def test_the_fast_json_writer_says_exactly_what_json_dumps_would():
+    with_rooms = free_slots(schedule(rooms={4: [span(MONDAY, (9, 0), (10, 0))], 5: []}, needs_room=True))
+    without = free_slots(schedule())
+    for slots in (with_rooms, without, []):
+        assert json.loads(slots_json(slots, NY)) == slots_as_dicts(slots, NY)
+    assert slots_as_dicts(without, NY)[0] == {
+        "start": "2026-12-07T08:00:00-05:00",
+        "end": "2026-12-07T08:30:00-05:00",
+        "provider": 1,
+        "room": None,
+    }
