@@ -1,6 +1,6 @@
 """Read-only admin views of appointments, series and their history.
 
-Only booking/services.py writes these rows (it locks, checks overlaps and writes the audit
+Only booking/services/ writes these rows (it locks, checks overlaps and writes the audit
 row), so the admin may look but never add, change or delete.
 """
 

@@ -1,6 +1,6 @@
 """Appointments, treatment series and the audit trail of every change to them.
 
-Only booking/services.py writes these rows. The no-overlap rule lives in the database:
+Only booking/services/ writes these rows. The no-overlap rule lives in the database:
 PostgreSQL exclusion constraints on the buffered span [block_start, block_end) per provider
 and per room, for every occupying status.
 """

@@ -22,6 +22,9 @@ def is_staff_member(user: Any) -> bool:
     """Front desk, providers and clinic admins (and superusers) run the calendar."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
+    known = getattr(user, "_clinic_is_staff", None)  # set by token authentication
+    if known is not None:
+        return bool(known)
     return bool(user.is_superuser or role_names(user) & set(roles.STAFF_ROLES))
 
 

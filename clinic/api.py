@@ -10,6 +10,8 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Query, Schema
@@ -18,6 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from booking.errors import BookingError
+from clinic import roles
 from clinic.access import is_staff_member
 from clinic.models import ApiToken, Location, Provider, VisitType
 
@@ -32,13 +35,16 @@ class TokenAuth(HttpBearer):
 
 
 def user_for_token(request: HttpRequest, token: str) -> Any:
+    user_groups = get_user_model().groups.through.objects
     record = (
         ApiToken.objects.select_related("user")
         .filter(token_hash=hash_token(token), revoked_at__isnull=True, user__is_active=True)
+        .annotate(staff_role=Exists(user_groups.filter(user_id=OuterRef("user_id"), group__name__in=roles.STAFF_ROLES)))
         .first()
     )
     if record is None:
         return None
+    record.user._clinic_is_staff = record.staff_role or record.user.is_superuser  # saves a query per call
     now = timezone.now()
     if record.last_used_at is None or now - record.last_used_at > timedelta(hours=1):
         ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)  # coarse, to keep reads cheap

@@ -9,6 +9,7 @@ from booking import services
 from booking.availability import STAFF_POLICY
 from booking.errors import BookingError, InvalidTransition, SlotTaken
 from booking.models import Appointment, AppointmentEvent, EventAction, Status
+from booking.services import write_path
 from clinic.models import Closure, TimeOff
 from tests.conftest import MONDAY, NOW
 
@@ -305,7 +306,7 @@ def test_a_crash_after_the_insert_leaves_no_appointment_behind(clinic, monkeypat
     def crash(*args, **kwargs):
         raise RuntimeError("power cut between the insert and the audit row")
 
-    monkeypatch.setattr(services, "_record", crash)
+    monkeypatch.setattr(write_path, "record", crash)
     with pytest.raises(RuntimeError):
         book(clinic, clinic.at(MONDAY, 9))
 

@@ -10,6 +10,7 @@ from django.test import Client
 from booking import services
 from booking.errors import SlotBusy
 from booking.models import Appointment
+from booking.services import write_path
 from clinic.api import hash_token
 from clinic.models import ApiToken
 from tests.conftest import MONDAY, NOW
@@ -27,7 +28,7 @@ class DriverError(Exception):
 
 def failing_placement(monkeypatch, sqlstate: str, times: int) -> list[int]:
     calls: list[int] = []
-    real = services._placement
+    real = write_path.placement_for
 
     def flaky(**kwargs):
         calls.append(1)
@@ -38,8 +39,8 @@ def failing_placement(monkeypatch, sqlstate: str, times: int) -> list[int]:
                 raise OperationalError("deadlock detected") from cause
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "_placement", flaky)
-    monkeypatch.setattr(services.time_module, "sleep", lambda seconds: None)
+    monkeypatch.setattr(write_path, "placement_for", flaky)
+    monkeypatch.setattr(write_path.time_module, "sleep", lambda seconds: None)
     return calls
 
 

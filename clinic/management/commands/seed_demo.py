@@ -2,7 +2,7 @@
 
 Every row is found by a natural key before it is written, so running the command again
 updates rows instead of adding duplicates. It creates no appointments: those are made only
-by booking/services.py.
+by booking/services/.
 """
 
 import unicodedata

@@ -1,0 +1,55 @@
+"""The only code that creates or changes appointments and series.
+
+Views, the API, admin actions, commands and tasks call these functions; each owns its
+transaction, lock, checks and audit row (see write_path.py for how).
+"""
+
+from booking.services.appointments import (
+    book_appointment,
+    cancel_appointment,
+    check_in,
+    complete_appointment,
+    confirm_hold,
+    expire_holds,
+    mark_no_show,
+    move_appointment,
+)
+from booking.services.series import (
+    MAX_GAP_DAYS,
+    MAX_SERIES_SESSIONS,
+    MAX_TOLERANCE_DAYS,
+    book_series,
+    cancel_series_remaining,
+    complete_series,
+    extend_series,
+    move_series_session,
+    plan_series,
+    plan_series_extension,
+    preview_series_move,
+)
+from booking.services.write_path import REASON_TEXT, WRITE_ATTEMPTS, find_alternatives
+
+__all__ = [
+    "MAX_GAP_DAYS",
+    "MAX_SERIES_SESSIONS",
+    "MAX_TOLERANCE_DAYS",
+    "REASON_TEXT",
+    "WRITE_ATTEMPTS",
+    "book_appointment",
+    "book_series",
+    "cancel_appointment",
+    "cancel_series_remaining",
+    "check_in",
+    "complete_appointment",
+    "complete_series",
+    "confirm_hold",
+    "expire_holds",
+    "extend_series",
+    "find_alternatives",
+    "mark_no_show",
+    "move_appointment",
+    "move_series_session",
+    "plan_series",
+    "plan_series_extension",
+    "preview_series_move",
+]
