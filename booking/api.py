@@ -17,6 +17,7 @@ from pydantic import BeforeValidator
 
 from booking import services
 from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots, slots_json
+from booking.errors import BookingError
 from booking.models import Appointment, Series
 from booking.series import PlannedSession, SessionChoice, plan_as_dict
 from clinic.access import is_staff_member, patient_for
@@ -71,7 +72,7 @@ class AvailabilityOut(Schema):
     slots: list[SlotOut]
 
 
-@router.get("availability", response={200: AvailabilityOut, 400: ErrorOut, 404: ErrorOut})
+@router.get("availability", response={200: AvailabilityOut, 400: ErrorOut, 404: ErrorOut, 422: ErrorOut})
 def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Any:
     if query.end < query.start:
         raise HttpError(400, "end must be on or after start.")
@@ -80,13 +81,17 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Any:
     user = current_user(request)
     visit_type = get_object_or_404(VisitType, slug=query.visit_type, is_active=True)
     location = get_object_or_404(Location, pk=query.location, is_active=True)
+    policy = _policy_for(user)
+    if policy.online_only and not visit_type.bookable_online:
+        # Listing times a patient could not book would break "a slot shown is a slot you can get".
+        raise BookingError("not_bookable_online", "This visit cannot be booked online; please call the clinic.")
     slots = find_slots(
         visit_type=visit_type,
         location=location,
         first_day=query.start,
         last_day=query.end,
         provider_ids=query.provider or None,
-        policy=_policy_for(user),
+        policy=policy,
     )
     head = json.dumps({"location": location.pk, "timezone": location.timezone, "visit_type": visit_type.slug})
     # Thousands of slots: written straight to JSON rather than validated and encoded one by one.

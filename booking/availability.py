@@ -42,6 +42,7 @@ class Reason:
     OFF_GRID = "off_slot_grid"
     SLOT_TAKEN = "slot_taken"
     NO_ROOM = "no_room_free"
+    PATIENT_BUSY = "patient_has_visit"
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class Schedule:
     # Holds that ran out but are still 'held' in the table: free for availability, yet the
     # database constraint still sees them, so a booking over one must release it first.
     stale_holds: list[StaleHold] = field(default_factory=list)
+    # The patient's own visits (start to end), when a booking is checked for one patient.
+    patient_visits: list[Interval] = field(default_factory=list)
 
     def stale_holds_in_the_way(self, provider_id: int, room_id: int | None, block: Interval) -> list[int]:
         return [
@@ -298,6 +301,8 @@ def check_start(
         return Reason.TIME_OFF, None
     if _overlaps(_merge(provider.appointments), *block):
         return Reason.SLOT_TAKEN, None
+    if _overlaps(_merge(schedule.patient_visits), at, end):
+        return Reason.PATIENT_BUSY, None
     room_id = None
     if rules.needs_room:
         room_id = _free_room(schedule, block)
@@ -326,12 +331,13 @@ _SQL_INT = {
 _EPOCH_DAY_ZERO = date(1970, 1, 1).toordinal()
 
 
-def _schedule_sql(vendor: str, provider_count: int, with_rooms: bool, excluding: bool) -> str:
+def _schedule_sql(vendor: str, provider_count: int, with_rooms: bool, excluding: bool, for_patient: bool) -> str:
     """One round trip for everything a schedule needs; each row is (kind, six integers).
 
     h: provider, weekday, start and end second of the day     t: provider, start, end (time off)
     r: room                                                    c: first and last closed day
     a: appointment, provider, room, block start and end, hold expiry (occupying statuses)
+    p: the patient's own visits: appointment, start, end, hold expiry
     """
     f = {name: template.format for name, template in _SQL_INT[vendor].items()}
     q = connection.ops.quote_name
@@ -349,6 +355,14 @@ def _schedule_sql(vendor: str, provider_count: int, with_rooms: bool, excluding:
     excluded = " AND a.id <> %s" if excluding else ""
     statuses = ", ".join(["%s"] * len(OCCUPYING))
     end = q("end")
+    patient_rows = (
+        f"""UNION ALL
+SELECT 'p', a.id, {f["epoch"]("a.start")}, {f["epoch"]("a." + end)}, {f["epoch"]("a.hold_expires_at")}, NULL, NULL
+FROM {Appointment._meta.db_table} a
+WHERE a.patient_id = %s AND a.status IN ({statuses}) AND a.start < %s AND a.{end} > %s{excluded}"""  # noqa: S608
+        if for_patient
+        else ""
+    )
     hours_cols = f"{f['seconds_of_day']('w.start')}, {f['seconds_of_day']('w.' + end)}"
     off_cols = f"{f['epoch']('t.start')}, {f['epoch']('t.' + end)}"
     # Only table and column names from the models and placeholders go into the text; values are
@@ -378,6 +392,7 @@ FROM {Appointment._meta.db_table} a
 WHERE a.status IN ({statuses}) AND a.block_start < %s AND a.block_end > %s{excluded}
   AND (a.provider_id IN (SELECT id FROM offering){room_match})
 {room_rows}
+{patient_rows}
 """  # noqa: S608
 
 
@@ -394,6 +409,7 @@ def load_schedule(
     provider_ids: Sequence[int] | None = None,
     now: datetime | None = None,
     exclude_appointment_id: int | None = None,
+    patient_id: int | None = None,
 ) -> Schedule:
     """Read hours, time off, closures, rooms and occupying appointments for the range in ONE query.
 
@@ -419,7 +435,14 @@ def load_schedule(
     params += [ops.adapt_datetimefield_value(range_end), ops.adapt_datetimefield_value(range_start)]
     if exclude_appointment_id is not None:
         params.append(exclude_appointment_id)
-    sql = _schedule_sql(connection.vendor, len(ids), visit_type.needs_room, exclude_appointment_id is not None)
+    if patient_id is not None:
+        params += [patient_id, *(s.value for s in OCCUPYING)]
+        params += [ops.adapt_datetimefield_value(range_end), ops.adapt_datetimefield_value(range_start)]
+        if exclude_appointment_id is not None:
+            params.append(exclude_appointment_id)
+    sql = _schedule_sql(
+        connection.vendor, len(ids), visit_type.needs_room, exclude_appointment_id is not None, patient_id is not None
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -430,6 +453,7 @@ def load_schedule(
     rooms: dict[int, list[Interval]] = {}
     closed: set[date] = set()
     appointment_rows = []
+    patient_visits: list[Interval] = []
     for kind, a, b, c, d, e, f in rows:
         if kind == "h":
             hours[a][b].append((_time_of_day(c), _time_of_day(d)))
@@ -437,6 +461,9 @@ def load_schedule(
             time_off[a].append((b, c))
         elif kind == "r":
             rooms[a] = []
+        elif kind == "p":
+            if d is None or d > now_ts:  # a hold that ran out no longer keeps the patient busy
+                patient_visits.append((b, c))
         elif kind == "c":
             first = date.fromordinal(_EPOCH_DAY_ZERO + a)
             last = date.fromordinal(_EPOCH_DAY_ZERO + b)
@@ -469,6 +496,7 @@ def load_schedule(
         ],
         rooms={room_id: _merge(spans) for room_id, spans in sorted(rooms.items())},
         stale_holds=stale,
+        patient_visits=patient_visits,
     )
 
 

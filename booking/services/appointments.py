@@ -42,7 +42,13 @@ def book_appointment(
     def write() -> Appointment:
         wp.lock([provider.pk], rooms_at)
         place = wp.placement_for(
-            provider=provider, visit_type=visit_type, location=location, start=start, policy=policy, now=now
+            provider=provider,
+            visit_type=visit_type,
+            location=location,
+            start=start,
+            policy=policy,
+            now=now,
+            patient_id=patient.pk,
         )
         appointment = Appointment.objects.create(
             patient=patient,
@@ -123,6 +129,7 @@ def move_appointment(
             start=start,
             policy=policy,
             now=now,
+            patient_id=current.patient_id,
             exclude_appointment_id=current.pk,
         )
         from_start, from_provider_id = current.start, current.provider_id

@@ -158,6 +158,7 @@ def _book_sessions(
                     start=session.start,
                     policy=policy,
                     now=now,
+                    patient_id=patient.pk,
                 )
             except SlotTaken:
                 raise
@@ -475,6 +476,7 @@ def _move_series(
             start=start,
             policy=policy,
             now=now,
+            patient_id=series.patient_id,
             exclude_appointment_id=current.pk,
         )
         old_date = current.local_start().date()
@@ -523,6 +525,7 @@ def _move_series(
                 start=session.start,
                 policy=policy,
                 now=now,
+                patient_id=series.patient_id,
                 exclude_appointment_id=row.pk,
             )
             row.status = statuses[row.pk]

@@ -54,6 +54,7 @@ REASON_TEXT = {
     Reason.OFF_GRID: "Visits start on the times shown in the calendar; please pick one of those.",
     Reason.SLOT_TAKEN: "That time is already taken.",
     Reason.NO_ROOM: "No treatment room is free at that time.",
+    Reason.PATIENT_BUSY: "This patient already has a visit at that time.",
 }
 TAKEN = {Reason.SLOT_TAKEN, Reason.NO_ROOM}
 
@@ -195,6 +196,7 @@ def placement_for(
     start: datetime,
     policy: Policy,
     now: datetime,
+    patient_id: int | None = None,
     exclude_appointment_id: int | None = None,
 ) -> Placement:
     """Inside the transaction and the lock: decide whether the visit fits, with the reason if not."""
@@ -207,6 +209,7 @@ def placement_for(
         provider_ids=[provider.pk],
         now=now,
         exclude_appointment_id=exclude_appointment_id,
+        patient_id=patient_id,
     )
     reason, room_id = check_start(schedule, provider.pk, start, policy)
     if reason == Reason.OUTSIDE_HOURS:

@@ -313,3 +313,13 @@ def test_the_number_of_queries_for_a_booking_does_not_grow_with_the_calendar(
     with django_assert_max_num_queries(20):
         response = post(staff_api, "/api/v1/appointments", booking_body(clinic, start="2026-12-07T16:00:00-05:00"))
     assert response.status_code == 201
+
+
+def test_visits_not_bookable_online_list_no_times_to_patients_but_do_to_staff(clinic, staff_api):
+    clinic.tpi.bookable_online = False
+    clinic.tpi.save()
+    url = f"/api/v1/availability?visit_type=tpi-session&location={clinic.location.pk}&start=2026-12-07&end=2026-12-07"
+
+    refused = Client().get(url)
+    assert refused.status_code == 422 and refused.json()["error"] == "not_bookable_online"
+    assert staff_api.get(url).json()["slots"]

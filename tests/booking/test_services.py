@@ -312,3 +312,20 @@ def test_a_crash_after_the_insert_leaves_no_appointment_behind(clinic, monkeypat
 
     assert Appointment.objects.count() == 0
     assert AppointmentEvent.objects.count() == 0
+
+
+def test_a_patient_cannot_be_in_two_visits_at_once(clinic):
+    book(clinic, clinic.at(MONDAY, 9))
+
+    assert refusal(lambda: book(clinic, clinic.at(MONDAY, 9, 15), clinic.dr_chen)) == "patient_has_visit"
+    assert book(clinic, clinic.at(MONDAY, 9, 30), clinic.dr_chen).status == Status.BOOKED  # right after is fine
+
+
+def test_moving_a_visit_checks_the_patients_other_visits_but_not_itself(clinic):
+    first = book(clinic, clinic.at(MONDAY, 9))
+    book(clinic, clinic.at(MONDAY, 11), clinic.dr_chen)
+
+    assert services.move_appointment(appointment=first, start=clinic.at(MONDAY, 9, 15), by=None, now=NOW)
+    with pytest.raises(BookingError) as caught:
+        services.move_appointment(appointment=first, start=clinic.at(MONDAY, 11), by=None, now=NOW)
+    assert caught.value.code == "patient_has_visit"
