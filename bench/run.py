@@ -451,12 +451,20 @@ def scenario_c(ctx: Context) -> list[dict[str, Any]]:
     if len(free) < needed:
         raise SystemExit(f"only {len(free)} free slots, need {needed}")
     picks = iter(ctx.rng.sample(free, needed))
+    # A new patient per booking: a patient cannot be in two visits at once, and the random data
+    # set's patients already have visits.
+    from patients.models import Patient
+
+    Patient.objects.bulk_create(
+        Patient(first_name="Bench", last_name=f"Booker {i}", date_of_birth=date(1980, 1, 1)) for i in range(needed)
+    )
+    bookers = iter(Patient.objects.filter(first_name="Bench").values_list("pk", flat=True))
     before = Appointment.objects.count()
 
     def book(n: int) -> None:
         slot = next(picks)
         payload = {
-            "patient": ctx.patients[n % len(ctx.patients)].pk,
+            "patient": next(bookers),
             "provider": slot["provider"],
             "visit_type": VISIT_SLUG,
             "location": ctx.location.pk,
