@@ -202,8 +202,21 @@ class TestDemoClinic:
         assert Provider.objects.get(user=users["provider"]).display_name == "Maria Alvarez"
         assert Patient.objects.get(user=users["patient"]).full_name == "Laura Bennett"
 
-    def test_seed_creates_no_appointments(self):
-        assert not Appointment.objects.exists()
+    def test_demo_appointments_are_booked_through_the_service_without_overlaps(self):
+        booked = Appointment.objects.filter(status=Status.BOOKED)
+        assert booked.count() > 50
+        assert not AppointmentEvent.objects.exclude(action=EventAction.BOOKED).exists()
+        assert AppointmentEvent.objects.filter(by__username="desk").count() == booked.count()
+        for appointment in booked:
+            assert (
+                not booked.filter(
+                    provider=appointment.provider,
+                    block_start__lt=appointment.block_end,
+                    block_end__gt=appointment.block_start,
+                )
+                .exclude(pk=appointment.pk)
+                .exists()
+            )
 
         # --- The admin, on top of the demo data ---
 
@@ -256,22 +269,7 @@ class TestDemoClinic:
         assert "a" * 64 in response.content.decode()
 
     def test_appointments_are_read_only_in_the_admin(self, superuser_client):
-        # Written directly only to have something to look at; the app itself books through services.
-        provider = Provider.objects.get(display_name="Maria Alvarez")
-        start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-        appointment = Appointment.objects.create(
-            patient=Patient.objects.get(first_name="Laura", last_name="Bennett"),
-            provider=provider,
-            location=provider.locations.get(name="Riverside Pain Clinic"),
-            visit_type=VisitType.objects.get(slug="tpi-session"),
-            start=start,
-            end=start + timedelta(minutes=30),
-            block_start=start,
-            block_end=start + timedelta(minutes=35),
-        )
-        AppointmentEvent.objects.create(
-            appointment=appointment, action=EventAction.BOOKED, at=start - timedelta(days=3), to_status=Status.BOOKED
-        )
+        appointment = Appointment.objects.order_by("pk").first()  # a demo booking, made by the service
         change_url = reverse("admin:booking_appointment_change", args=[appointment.pk])
 
         page = superuser_client.get(change_url)

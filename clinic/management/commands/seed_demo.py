@@ -1,10 +1,12 @@
 """Fill the database with a believable two-location TPI clinic for demos and manual testing.
 
 Every row is found by a natural key before it is written, so running the command again
-updates rows instead of adding duplicates. It creates no appointments: those are made only
-by booking/services/.
+updates rows instead of adding duplicates. Demo appointments (the next two weeks, about a
+third full) are booked through booking/services/ like any other booking, and only when there
+are none yet.
 """
 
+import random
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -282,6 +284,7 @@ class Command(BaseCommand):
             self._seed_time_off(providers[TIME_OFF_PROVIDER], locations[RIVERSIDE])
             self._seed_patients()
             self._seed_users(providers)
+        self._seed_appointments()
         self._report()
 
     def _seed_locations(self) -> dict[str, Location]:
@@ -365,6 +368,42 @@ class Command(BaseCommand):
         demo_patient.user = user_model.objects.get(username="patient")
         demo_patient.save(update_fields=["user", "updated_at"])
 
+    def _seed_appointments(self, days: int = 14, share: float = 0.35) -> None:
+        """Book about a third of the free slots of the next two weeks, through the booking service."""
+        from booking import services
+        from booking.availability import STAFF_POLICY, find_slots
+        from booking.errors import BookingError
+        from booking.models import Appointment
+
+        if Appointment.objects.exists():
+            return
+        rng = random.Random(20261207)  # noqa: S311 - demo data, reproducible
+        desk = get_user_model().objects.get(username="desk")
+        patients = list(Patient.objects.order_by("pk"))
+        for location in Location.objects.order_by("pk"):
+            first = timezone.localdate(timezone=location.tz) + timedelta(days=1)
+            for visit_type in VisitType.objects.filter(kind__in=[VisitKind.EVALUATION, VisitKind.PROCEDURE]):
+                slots = find_slots(
+                    visit_type=visit_type,
+                    location=location,
+                    first_day=first,
+                    last_day=first + timedelta(days=days - 1),
+                    policy=STAFF_POLICY,
+                )
+                for slot in rng.sample(slots, int(len(slots) * share / 3)):
+                    try:
+                        services.book_appointment(
+                            patient=rng.choice(patients),
+                            provider=Provider.objects.get(pk=slot.provider_id),
+                            visit_type=visit_type,
+                            location=location,
+                            start=slot.start,
+                            by=desk,
+                            policy=STAFF_POLICY,
+                        )
+                    except BookingError:
+                        continue  # taken by an earlier demo booking, or the patient is busy then
+
     def _report(self) -> None:
         counts = [
             (Location, "locations"),
@@ -376,6 +415,9 @@ class Command(BaseCommand):
             (TimeOff, "time off"),
             (Patient, "patients"),
         ]
+        from booking.models import Appointment
+
+        counts.append((Appointment, "appointments"))
         summary = ", ".join(f"{model._default_manager.count()} {label}" for model, label in counts)
         self.stdout.write(self.style.SUCCESS(f"Demo clinic ready: {summary}."))
         self.stdout.write("Demo logins (demo only; never use these passwords anywhere real):")
