@@ -14,6 +14,9 @@ and JSON, but no network, no WSGI server and no connection set-up per request.
 
 Add a scenario: write `def scenario_x(ctx: Context) -> list[dict]` and append it to SCENARIOS;
 `--only x` runs it alone (the data set is always built first).
+
+`--only reminders`: 10,000 due reminders through a real Celery worker and Redis to a fake SMS
+gateway on loopback (needs redis-server; REDIS_URL or scripts/redis.sh; skipped otherwise).
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ BOOKINGS = 200
 BOOKING_QUERY_SAMPLE = 20  # extra bookings made under CaptureQueriesContext to count queries
 PROFILE_BOOKINGS = 20  # extra bookings made under cProfile with --profile
 
+REMINDERS = 10_000
+REMINDER_GOAL_S = 20.0
+REMINDER_DEADLINE_S = 120.0
 GOALS = [
     # (measurement name, max median ms, max queries or None)
     ("b_10_providers_30_days_python", 25.0, 6),
@@ -510,10 +516,121 @@ def scenario_c(ctx: Context) -> list[dict[str, Any]]:
     ]
 
 
+def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
+    """10,000 due SMS reminders through a real Celery worker and Redis to a fake gateway on loopback.
+
+    Timed from the sweep that hands them out to the last row marked sent. Redis: REDIS_URL, or
+    scripts/redis.sh starts one; skipped (with a note) when redis-server is not installed.
+    """
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from booking import reminders
+    from booking.models import Appointment, MessageKind, Reminder, ReminderStatus, Status
+    from clinic.models import Provider
+    from patients.models import Patient, ReminderChannel
+    from tests.booking import reminder_harness as harness
+
+    broker = harness.redis_url()
+    if broker is None:
+        log("reminders: skipped, redis-server is not installed (apt-get install redis-server)")
+        return [{"name": "reminders_10k", "skipped": "redis-server is not installed"}]
+    count = REMINDERS
+    concurrency = int(os.environ.get("BENCH_REMINDER_CONCURRENCY", "") or (os.cpu_count() or 2))
+    with transaction.atomic():
+        provider = Provider.objects.create(display_name="Bench Reminders")
+        patient = Patient.objects.create(
+            first_name="Pat",
+            last_name="Reminders",
+            date_of_birth=date(1970, 1, 1),
+            phone="+16175550123",
+            reminder_channel=ReminderChannel.SMS,
+        )
+        first = datetime.combine(ctx.today + timedelta(days=DATA_DAYS + 30), DAY_START, tzinfo=UTC)
+        length = timedelta(minutes=VISIT_MINUTES)
+        Appointment.objects.bulk_create(
+            [
+                Appointment(
+                    patient=patient,
+                    provider=provider,
+                    location=ctx.location,
+                    visit_type=ctx.visit_type,
+                    start=(start := first + n * length),
+                    end=start + length,
+                    block_start=start,
+                    block_end=start + length,
+                    status=Status.BOOKED,
+                )
+                for n in range(count)
+            ],
+            batch_size=1000,
+        )
+        due = timezone.now() - timedelta(minutes=1)
+        Reminder.objects.bulk_create(
+            [
+                Reminder(appointment_id=pk, kind=MessageKind.REMINDER_SHORT, channel="sms", send_at=due)
+                for pk in Appointment.objects.filter(provider=provider).values_list("pk", flat=True)
+            ],
+            batch_size=1000,
+        )
+    queue = f"bench-reminders-{os.getpid()}"
+    harness.purge(broker, queue)
+    enqueue = harness.producer(broker, queue)
+    var_dir = Path(os.environ.get("CLINIC_VAR_DIR", str(ROOT / "var"))) / "bench" / "reminders"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with harness.GatewayProcess() as gateway:
+        env = harness.worker_env(
+            database_url=os.environ["DATABASE_URL"],
+            broker_url=broker,
+            gateway_url=gateway.url,
+            var_dir=var_dir,
+            CONN_MAX_AGE="60",
+        )
+        worker = harness.CeleryWorker(
+            env=env, queue=queue, concurrency=concurrency, log_dir=var_dir, loglevel="WARNING"
+        )
+        try:
+            worker.start()
+            log(f"reminders: worker ready ({concurrency} processes); sweeping {count} due reminders")
+            started = time.perf_counter()
+            handed_out = reminders.sweep_due(enqueue=enqueue, limit=count)
+            enqueued = time.perf_counter()
+            sent = 0
+            while time.perf_counter() - started < REMINDER_DEADLINE_S:
+                sent = Reminder.objects.filter(status=ReminderStatus.SENT).count()
+                if sent == count:
+                    break
+                time.sleep(0.1)
+            finished = time.perf_counter()
+        finally:
+            worker.stop()
+        seconds = finished - started
+        calls = gateway.stats()
+        return [
+            {
+                "name": "reminders_10k",
+                "reminders": count,
+                "sent": sent,
+                "seconds": round(seconds, 2),
+                "per_second": round(sent / seconds, 1),
+                "sweep_and_enqueue_s": round(enqueued - started, 2),
+                "handed_out": len(handed_out),
+                "gateway_unique_keys": calls["unique_keys"],
+                "gateway_raw_calls": calls["raw_calls"],
+                "worker_processes": concurrency,
+                "broker": "redis (loopback)",
+                "database": connection.vendor,
+                "goal_s": REMINDER_GOAL_S,
+                "goal_met": sent == count and calls["unique_keys"] == count and seconds < REMINDER_GOAL_S,
+            }
+        ]
+
+
 SCENARIOS: list[tuple[str, Callable[[Context], list[dict[str, Any]]]]] = [
     ("a", scenario_a),
     ("b", scenario_b),
     ("c", scenario_c),
+    ("reminders", scenario_reminders),
 ]
 
 
@@ -529,6 +646,16 @@ def goals_row(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
             goal["queries"] = row["queries"]
             goal["goal_met"] = row["median_ms"] < max_ms and (max_queries is None or row["queries"] <= max_queries)
         goals.append(goal)
+    reminder_row = rows.get("reminders_10k")
+    if reminder_row is not None and "skipped" not in reminder_row:
+        goals.append(
+            {
+                "measurement": "reminders_10k",
+                "max_s": REMINDER_GOAL_S,
+                "seconds": reminder_row["seconds"],
+                "goal_met": reminder_row["goal_met"],
+            }
+        )
     ran = [g["goal_met"] for g in goals if g["goal_met"] is not None]
     return {"name": "goals", "goals": goals, "goal_met": all(ran) if ran else None}
 

@@ -4,13 +4,20 @@ Only booking/services/ writes these rows (it locks, checks overlaps and writes t
 row), so the admin may look but never add, change or delete.
 """
 
-from django.contrib import admin
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
+from django.template import TemplateSyntaxError
+from django.utils import timezone, translation
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from booking.models import Appointment, AppointmentEvent, Series
+from booking import reminders
+from booking.models import Appointment, AppointmentEvent, MessageKind, MessageTemplate, Reminder, Series
+from clinic.models import VisitType
 
 
 class ReadOnlyAdminMixin:
@@ -103,3 +110,125 @@ class AppointmentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "at"
     ordering = ["-at", "-id"]
     list_select_related = ["by", "appointment__patient", "appointment__provider", "appointment__location"]
+
+
+# --- patient messages -------------------------------------------------------------------------
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["location", "kind", "channel", "language", "subject", "body", "active"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 16, "cols": 90})}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for field in ("subject", "body"):
+            try:
+                reminders.render_text(data.get(field) or "", "", {})
+            except TemplateSyntaxError as exc:
+                self.add_error(field, _("This is not valid template text: %(error)s") % {"error": exc})
+        if data.get("kind") != MessageKind.AFTERCARE:
+            names = VisitType.objects.values_list("name", flat=True)
+            found = reminders.clinical_words_in(f"{data.get('subject', '')}\n{data.get('body', '')}", names)
+            if found:
+                raise forms.ValidationError(
+                    _(
+                        "Messages other than aftercare must not say what the visit is for "
+                        "(anyone may read a phone's screen). Please remove: %(words)s."
+                    )
+                    % {"words": ", ".join(sorted(set(found)))}
+                )
+        return data
+
+
+def _sample_context(template: MessageTemplate) -> dict:
+    """Made-up values for the preview: a visit next Monday at 09:00 at the template's location."""
+    location = template.location
+    tz = location.tz if location else timezone.get_default_timezone()
+    today = timezone.localdate(timezone.now(), tz)
+    monday = today + timedelta(days=7 - today.weekday())
+    start = datetime.combine(monday, time(9), tzinfo=tz)
+    language = template.language or "en"
+    with translation.override(language):
+        when = [start + timedelta(days=14 * n) for n in range(3)]
+        sessions = [
+            {
+                "date": reminders.format_local(at, reminders.DATE_FORMATS, language),
+                "time": reminders.format_local(at, reminders.TIME_FORMATS, language),
+            }
+            for at in when
+        ]
+    return {
+        "patient_first_name": "Alex",
+        "date": sessions[0]["date"],
+        "time": sessions[0]["time"],
+        "clinic_name": location.name if location else "Your clinic",
+        "clinic_phone": location.phone if location else "(555) 555-0100",
+        "clinic_email": location.email if location else "clinic@example.com",
+        "clinic_address": location.address.strip() if location else "1 Example Street\nSpringfield",
+        "manage_url": reminders.manage_url(),
+        "sessions": sessions,
+    }
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
+    list_display = ["kind", "channel", "language", "location", "active", "updated_at"]
+    list_filter = ["kind", "channel", "language", "location", "active"]
+    search_fields = ["subject", "body"]
+    ordering = ["location__name", "kind", "channel", "language"]
+    list_select_related = ["location"]
+    readonly_fields = ["preview", "placeholders"]
+    fieldsets = [
+        (None, {"fields": ["location", "kind", "channel", "language", "active"]}),
+        (_("Text"), {"fields": ["subject", "body", "placeholders"]}),
+        (_("Preview (saved text, made-up patient)"), {"fields": ["preview"]}),
+    ]
+
+    @admin.display(description=_("preview"))
+    def preview(self, template: MessageTemplate) -> str:
+        if template.pk is None:
+            return _("Save to see a preview.")
+        try:
+            subject, body = reminders.render_text(template.subject, template.body, _sample_context(template))
+        except TemplateSyntaxError as exc:
+            return format_html('<p class="errornote">{}</p>', exc)
+        heading = format_html("<p><strong>{}</strong></p>", subject) if subject else ""
+        return format_html(
+            '{}<pre class="message-preview" style="white-space: pre-wrap">{}</pre><p>{}</p>',
+            heading,
+            body,
+            _("%(count)s characters") % {"count": len(body)},
+        )
+
+    @admin.display(description=_("placeholders"))
+    def placeholders(self, template: MessageTemplate) -> str:
+        rows = format_html_join("", "<li><code>{{{{ {} }}}}</code>: {}</li>", reminders.CONTEXT_HELP.items())
+        return format_html("<ul>{}</ul>", rows)
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What went out, what is waiting and what failed and why; "send again" for staff."""
+
+    list_display = ["send_at", "kind", "channel", "status", "attempts", "patient", "sent_at", "last_error"]
+    list_filter = ["status", "kind", "channel", "appointment__location"]
+    search_fields = ["appointment__patient__first_name", "appointment__patient__last_name", "last_error"]
+    date_hierarchy = "send_at"
+    ordering = ["-send_at", "-id"]
+    list_select_related = ["appointment__patient"]
+    actions = ["send_again"]
+
+    @admin.display(description=_("patient"), ordering="appointment__patient__last_name")
+    def patient(self, reminder: Reminder) -> str:
+        return str(reminder.appointment.patient)
+
+    @admin.action(description=_("Send the selected messages again"))
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
+        now = timezone.now()
+        count = sum(reminders.resend(reminder, now=now) for reminder in queryset)
+        self.message_user(request, _("%(count)s message(s) will be sent again shortly.") % {"count": count})
+        if count < queryset.count():
+            self.message_user(request, _("Messages being sent right now were left alone."), messages.WARNING)

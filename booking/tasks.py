@@ -1,11 +1,71 @@
-"""Thin Celery tasks: they take ids (or nothing), call one service, and are safe to run twice."""
+"""Thin Celery tasks: they take ids (or nothing), call one service, and are safe to run twice.
+
+No task is scheduled with an ETA or countdown for its timing: the outbox row is the schedule and
+beat's sweep hands due rows out. The one countdown is a failed send's retry, capped at
+REMINDER_RETRY_BACKOFF_MAX, far below the broker's visibility timeout; if that retry is lost,
+the sweep finds the row again.
+"""
+
+from typing import Any
 
 from celery import shared_task
+from celery.signals import task_postrun
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+from django.db import connections
 
-from booking import services
+from booking import reminders, services
 
 
 @shared_task(name="booking.expire_holds")
 def expire_holds() -> int:
     """Release holds that ran out, so their slots show as free again."""
     return services.expire_holds()
+
+
+@shared_task(name="booking.sweep_reminders")
+def sweep_reminders() -> int:
+    """Hand every due message to the workers (beat runs this every minute)."""
+    return len(reminders.sweep_due())
+
+
+@shared_task(
+    bind=True,
+    name="booking.send_reminder",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=settings.REMINDER_MAX_RETRIES,
+    retry_backoff=settings.REMINDER_RETRY_BACKOFF,
+    retry_backoff_max=settings.REMINDER_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    time_limit=settings.REMINDER_TASK_TIME_LIMIT,
+)
+def send_reminder(self, reminder_id: int) -> str:
+    """Send one message; a transient failure retries with exponential backoff and jitter.
+
+    The backoff is computed here (as Celery's autoretry would) so the row can wait the same
+    time as pending: a retry lost with a worker is then picked up by the sweep.
+    """
+    delay = None
+    if self.request.retries < self.max_retries:
+        delay = max(
+            1,
+            get_exponential_backoff_interval(
+                factor=self.retry_backoff,
+                retries=self.request.retries,
+                maximum=self.retry_backoff_max,
+                full_jitter=self.retry_jitter,
+            ),
+        )
+    try:
+        return reminders.deliver(reminder_id, retry_in=delay)
+    except reminders.TransientSendError as exc:
+        raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@task_postrun.connect
+def drop_broken_connections(**_: Any) -> None:
+    """Workers reuse database connections (CELERY_DB_REUSE_MAX); one that failed is not reused."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and connection.errors_occurred and not connection.is_usable():
+            connection.close()

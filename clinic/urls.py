@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import views
+from clinic import health, views
 from clinic.api import api
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

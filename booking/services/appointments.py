@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from booking import reminders
 from booking.availability import PATIENT_POLICY, Policy
 from booking.errors import BookingError, InvalidTransition, SlotTaken
 from booking.models import Appointment, EventAction, Series, Status
@@ -68,6 +70,8 @@ def book_appointment(
             created_by=by,
         )
         wp.record(appointment, EventAction.HELD if hold else EventAction.BOOKED, by=by, now=now)
+        if not hold:
+            reminders.schedule_for(appointment, now=now)
         return appointment
 
     try:
@@ -94,6 +98,7 @@ def confirm_hold(*, appointment: Appointment, by: User, now: datetime | None = N
                 "hold_expired", "The time was held for you for a few minutes only; please pick it again."
             )
         wp.record(appointment, EventAction.CONFIRMED, by=by, now=now, from_status=Status.HELD)
+        reminders.schedule_for(appointment, now=now)
         return appointment
 
     return wp.write(write)
@@ -148,6 +153,7 @@ def move_appointment(
             from_provider_id=from_provider_id,
             reason=reason,
         )
+        reminders.reschedule_for(current, now=now)
         return current
 
     try:
@@ -173,6 +179,7 @@ def _transition(
     now: datetime,
     reason: str = "",
     extra: dict[str, Any] | None = None,
+    after: Callable[[Appointment], None] | None = None,
 ) -> Appointment:
     """Compare-and-swap the status, so two clicks or two clerks cannot both apply a change."""
 
@@ -186,6 +193,8 @@ def _transition(
             raise InvalidTransition(f"This appointment is {label}; it cannot be marked {to.label.lower()}.")
         appointment.refresh_from_db()
         wp.record(appointment, action, by=by, now=now, from_status=before or "", reason=reason)
+        if after is not None:
+            after(appointment)  # side effects of the change (messages), in the same transaction
         return appointment
 
     return wp.write(write)
@@ -196,15 +205,17 @@ def cancel_appointment(*, appointment: Appointment, by: User, reason: str, now: 
     reason = reason.strip()[:200]
     if not reason:
         raise BookingError("reason_required", "Please give a reason for the cancellation.")
+    now = now or timezone.now()
     return _transition(
         appointment,
         to=Status.CANCELLED,
         allowed_from=(Status.HELD, Status.BOOKED),
         action=EventAction.CANCELLED,
         by=by,
-        now=now or timezone.now(),
+        now=now,
         reason=reason,
         extra={"cancel_reason": reason},
+        after=lambda cancelled: reminders.cancel_for(cancelled, now=now),
     )
 
 
@@ -241,6 +252,7 @@ def complete_appointment(*, appointment: Appointment, by: User, now: datetime | 
         action=EventAction.COMPLETED,
         by=by,
         now=now,
+        after=lambda done: reminders.aftercare_for(done, now=now),
     )
 
 

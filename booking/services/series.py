@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from booking import reminders
 from booking import series as series_planner
 from booking.availability import (
     Policy,
@@ -181,6 +182,9 @@ def _book_sessions(
             )
             reason = f"series session {session.number} of {series.sessions_planned}"
             wp.record(appointment, EventAction.BOOKED, by=by, now=now, reason=reason)
+            reminders.schedule_for(appointment, now=now, confirmation=False)
+            if session is plan[0]:
+                reminders.series_summary_for(appointment, now=now)  # one message for the whole series
         if series.status == SeriesStatus.PLANNED:
             series.status = SeriesStatus.ACTIVE
             series.save(update_fields=["status"])
@@ -569,6 +573,7 @@ def _move_row(
         from_provider_id=from_provider_id,
         reason=reason,
     )
+    reminders.reschedule_for(row, now=now)
 
 
 def preview_series_move(
@@ -640,6 +645,7 @@ def _close_series(series: Series, *, to: SeriesStatus, by: User, reason: str, no
             appointment.cancel_reason = reason
             appointment.save(update_fields=["status", "cancel_reason", "updated_at"])
             wp.record(appointment, EventAction.CANCELLED, by=by, now=now, from_status=before, reason=reason)
+            reminders.cancel_for(appointment, now=now)
         series.refresh_from_db()
         return series
 

@@ -1,0 +1,1 @@
+"""`make loadtest`: see loadtest/run.py."""
