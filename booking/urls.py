@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from booking import views
+from booking import messages_views, views
 
 app_name = "booking"
 
@@ -23,4 +23,5 @@ urlpatterns = [
     path("desk/series/<int:series_id>/move", views.desk_series_move, name="desk_series_move"),
     path("my/series/", views.my_series_list, name="my_series_list"),
     path("my/series/<int:series_id>", views.my_series, name="my_series"),
+    *messages_views.urlpatterns,
 ]
