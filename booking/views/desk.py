@@ -34,7 +34,7 @@ from booking.forms import (
 )
 from booking.models import Appointment, Series, SeriesStatus
 from booking.series import SessionChoice, TimeNote, plan_as_dict, wall_instant
-from booking.services.prescriptions import prescribe_series
+from booking.services.series import prescribe_series
 from booking.views.plans import (
     DESK_SERIES,
     FORM_PARTIAL,

@@ -27,7 +27,7 @@ from booking.errors import BookingError, SeriesClash, SeriesNeedsChoice
 from booking.forms import FirstDateForm, choice_value, posted_choices
 from booking.models import Appointment, Series, Status
 from booking.series import AlternativeKind, Problem, SessionChoice, SessionStatus, TimeNote, plan_as_dict
-from booking.services.prescriptions import book_prescribed_series, is_prescription, plan_prescribed_series
+from booking.services.series import book_prescribed_series, is_prescription, plan_prescribed_series
 from clinic.models import Provider, VisitKind
 
 SERIES_NEW = "booking/series_new.html"

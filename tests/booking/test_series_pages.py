@@ -15,7 +15,7 @@ from django.urls import reverse
 from booking import services
 from booking.availability import STAFF_POLICY
 from booking.models import Appointment, Series, SeriesStatus, Status
-from booking.services.prescriptions import prescribe_series
+from booking.services.series import prescribe_series
 from clinic.models import Closure, TimeOff
 from tests.conftest import MONDAY, NOW
 from tests.factories import make_provider

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from booking import services
 from booking.availability import STAFF_POLICY
 from booking.models import Series, SeriesStatus
-from booking.services.prescriptions import prescribe_series
+from booking.services.series import prescribe_series
 from clinic import roles
 from clinic.models import TimeOff
 from tests.conftest import build_clinic
