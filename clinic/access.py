@@ -39,3 +39,17 @@ def patient_for(user: Any) -> Any:
     from patients.models import Patient
 
     return Patient.objects.filter(user=user).first()
+
+
+def patients_viewed(request: Any, patient_ids: Any) -> None:
+    """Note that this request showed these patients' data to a staff member.
+
+    Every staff page or API call that shows patient data calls this with the ids it showed;
+    the access log (who looked at which patients, when, from where) is written from what is
+    noted here once the response is ready.
+    """
+    noted = getattr(request, "viewed_patient_ids", None)
+    if noted is None:
+        noted = set()
+        request.viewed_patient_ids = noted
+    noted.update(int(pk) for pk in patient_ids)

@@ -10,6 +10,7 @@ from django.test import Client
 from booking.models import Appointment, Status
 from clinic.api import hash_token
 from clinic.models import ApiToken
+from tests.factories import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ def staff_api(desk_user, frozen) -> Client:
 @pytest.fixture
 def alice_api(alice_user, frozen) -> Client:
     client = Client()
-    client.force_login(alice_user)
+    sign_in(client, alice_user)
     return client
 
 
@@ -243,7 +244,7 @@ def test_patients_cannot_use_staff_endpoints(clinic, alice_api):
 
 def test_session_writes_need_the_csrf_token(clinic, alice_user, frozen):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(alice_user)
+    sign_in(client, alice_user)
     body = booking_body(clinic)
     del body["patient"]
 

@@ -13,7 +13,7 @@ from booking.models import MessageKind, Reminder, ReminderStatus
 from clinic import roles
 from clinic import urls as clinic_urls
 from tests.conftest import MONDAY, NOW
-from tests.factories import make_user
+from tests.factories import make_user, sign_in
 
 urlpatterns = [
     *[p for p in clinic_urls.urlpatterns if getattr(p, "app_name", None) != "booking"],
@@ -42,7 +42,7 @@ def failed_confirmation(clinic):
 
 
 def test_the_desk_sees_failed_messages_with_the_reason(client, desk_user, failed_confirmation):
-    client.force_login(desk_user)
+    sign_in(client, desk_user)
 
     response = client.get(URL)
 
@@ -55,7 +55,7 @@ def test_the_desk_sees_failed_messages_with_the_reason(client, desk_user, failed
 
 
 def test_the_page_reads_a_constant_number_of_queries(client, desk_user, clinic, django_assert_max_num_queries):
-    client.force_login(desk_user)
+    sign_in(client, desk_user)
     for hour in (9, 10, 11, 13, 14):
         services.book_appointment(
             patient=clinic.bob,
@@ -73,7 +73,7 @@ def test_the_page_reads_a_constant_number_of_queries(client, desk_user, clinic, 
 
 
 def test_send_again_arms_the_message_with_a_new_key(client, desk_user, failed_confirmation):
-    client.force_login(desk_user)
+    sign_in(client, desk_user)
 
     response = client.post(f"/desk/messages/{failed_confirmation.pk}/resend", {"next": f"{URL}?show=failed"})
 
@@ -84,7 +84,7 @@ def test_send_again_arms_the_message_with_a_new_key(client, desk_user, failed_co
 
 
 def test_send_again_is_a_post_and_ignores_an_outside_next(client, desk_user, failed_confirmation):
-    client.force_login(desk_user)
+    sign_in(client, desk_user)
 
     assert client.get(f"/desk/messages/{failed_confirmation.pk}/resend").status_code == 405
     response = client.post(f"/desk/messages/{failed_confirmation.pk}/resend", {"next": "https://evil.example/"})
@@ -92,7 +92,7 @@ def test_send_again_is_a_post_and_ignores_an_outside_next(client, desk_user, fai
 
 
 def test_patients_and_strangers_do_not_see_the_page(client, failed_confirmation):
-    client.force_login(make_user("pat", role=roles.PATIENT))
+    sign_in(client, make_user("pat", role=roles.PATIENT))
 
     assert client.get(URL).status_code == 404
     assert client.post(f"/desk/messages/{failed_confirmation.pk}/resend").status_code == 404

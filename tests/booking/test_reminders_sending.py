@@ -17,6 +17,7 @@ from clinic.celery import app as celery_app
 from patients.models import Language, ReminderChannel
 from tests.booking.reminder_harness import FakeSmsGateway
 from tests.conftest import MONDAY, NOW, build_clinic
+from tests.factories import sign_in
 
 pytestmark = pytest.mark.django_db
 K = MessageKind
@@ -449,7 +450,7 @@ def test_no_task_is_scheduled_with_an_eta_or_countdown_except_the_capped_retry()
 @pytest.fixture
 def superuser_client(client, django_user_model):
     user = django_user_model.objects.create_superuser("root", "root@example.com", "correct-horse-battery")
-    client.force_login(user)
+    sign_in(client, user)
     return client
 
 

@@ -18,7 +18,7 @@ from booking.models import Appointment, Series, SeriesStatus, Status
 from booking.services.series import prescribe_series
 from clinic.models import Closure, TimeOff
 from tests.conftest import MONDAY, NOW
-from tests.factories import make_provider
+from tests.factories import make_provider, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def desk(client, desk_user, frozen):
-    client.force_login(desk_user)
+    sign_in(client, desk_user)
     return client
 
 
@@ -303,7 +303,7 @@ def prescription(clinic, desk_user, **overrides):
 
 def test_a_patient_books_their_prescribed_series_from_a_first_date(client, clinic, alice_user, desk_user, frozen):
     series = prescription(clinic, desk_user)
-    client.force_login(alice_user)
+    sign_in(client, alice_user)
     url = reverse("booking:my_series", args=[series.pk])
     first = MONDAY + timedelta(days=7)
 
@@ -336,7 +336,7 @@ def nothing_booked(series):
 def test_a_patient_sees_only_alternatives_with_their_own_provider(client, clinic, alice_user, desk_user, frozen):
     series = prescription(clinic, desk_user)
     dr_alvarez_away(clinic, MONDAY + timedelta(days=14))
-    client.force_login(alice_user)
+    sign_in(client, alice_user)
 
     response = client.post(
         reverse("booking:my_series", args=[series.pk]), {"first_date": MONDAY.isoformat(), "action": "preview"}
@@ -350,7 +350,7 @@ def test_a_patient_sees_only_alternatives_with_their_own_provider(client, clinic
 def test_a_patient_cannot_book_a_prescription_twice(client, clinic, alice_user, desk_user, frozen):
     series = prescription(clinic, desk_user)
     services.cancel_series_remaining(series=series, by=desk_user, reason="changed plan")
-    client.force_login(alice_user)
+    sign_in(client, alice_user)
 
     response = client.post(
         reverse("booking:my_series", args=[series.pk]), {"first_date": MONDAY.isoformat(), "action": "preview"}
@@ -361,7 +361,7 @@ def test_a_patient_cannot_book_a_prescription_twice(client, clinic, alice_user, 
 
 def test_a_first_date_in_the_past_is_refused_on_the_patient_page(client, clinic, alice_user, desk_user, frozen):
     series = prescription(clinic, desk_user)
-    client.force_login(alice_user)
+    sign_in(client, alice_user)
 
     response = client.post(reverse("booking:my_series", args=[series.pk]), {"first_date": "2026-11-30"})
 
@@ -373,7 +373,7 @@ def test_a_first_date_in_the_past_is_refused_on_the_patient_page(client, clinic,
 
 def test_a_patient_gets_404_on_desk_pages_and_on_another_patients_series(client, clinic, alice_user, desk_user, frozen):
     bobs = prescription(clinic, desk_user, patient=clinic.bob)
-    client.force_login(alice_user)
+    sign_in(client, alice_user)
 
     desk_pages = [
         reverse("booking:desk_home"),
@@ -524,7 +524,7 @@ def test_the_patients_list_offers_the_prescription_and_shows_the_next_session(
     client, clinic, alice_user, desk_user, booked, frozen
 ):
     prescription(clinic, desk_user, sessions=4)
-    client.force_login(alice_user)
+    sign_in(client, alice_user)
 
     html = client.get(reverse("booking:my_series_list")).content.decode()
 

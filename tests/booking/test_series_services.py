@@ -23,6 +23,7 @@ from booking.series import SessionChoice, SessionStatus
 from clinic.api import hash_token
 from clinic.models import ApiToken, Closure
 from tests.conftest import MONDAY, NOW
+from tests.factories import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -325,8 +326,8 @@ def test_api_books_a_series_and_shows_session_k_of_n(clinic, staff_api, alice_us
     assert single["session_label"] == "session 4 of 6"
 
     alice, bob = Client(), Client()
-    alice.force_login(alice_user)
-    bob.force_login(bob_user)
+    sign_in(alice, alice_user)
+    sign_in(bob, bob_user)
     assert alice.get(f"/api/v1/series/{body['id']}").status_code == 200
     assert bob.get(f"/api/v1/series/{body['id']}").status_code == 404
     assert post(alice, f"/api/v1/series/{body['id']}/complete", {}).status_code == 404
@@ -398,7 +399,7 @@ def test_api_operations_on_a_series(clinic, staff_api):
 
 def test_api_series_is_staff_only_to_create(clinic, alice_user, frozen):
     alice = Client()
-    alice.force_login(alice_user)
+    sign_in(alice, alice_user)
 
     assert post(alice, "/api/v1/series?dry_run=1", series_body(clinic)).status_code == 404
 

@@ -17,7 +17,7 @@ from clinic import roles
 from clinic.management.commands.seed_demo import us_clinic_holidays
 from clinic.models import ApiToken, Closure, Location, Provider, Room, TimeOff, VisitType, WorkingHours
 from patients.models import Patient
-from tests.factories import make_location, make_user
+from tests.factories import make_location, make_user, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_holidays_on_a_weekend_are_kept_on_the_nearest_weekday():
 
 @pytest.fixture
 def superuser_client(client):
-    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    sign_in(client, make_user("root", is_staff=True, is_superuser=True))
     return client
 
 
@@ -239,7 +239,7 @@ class TestDemoClinic:
         assert response.content.decode().count('name="working_hours-') > 0
 
     def test_the_demo_clinic_admin_can_open_the_set_up_pages(self, client):
-        client.force_login(get_user_model().objects.get(username="admin"))
+        sign_in(client, get_user_model().objects.get(username="admin"))
 
         for name in ["clinic_location", "clinic_provider", "clinic_workinghours", "clinic_closure", "patients_patient"]:
             assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name

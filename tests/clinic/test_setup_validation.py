@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from clinic.forms import WorkingHoursFormSet
 from clinic.models import Closure, Location, Provider, TimeOff, Weekday, WorkingHours
-from tests.factories import make_hours, make_location, make_provider, make_user, make_visit_type
+from tests.factories import make_hours, make_location, make_provider, make_user, make_visit_type, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +142,7 @@ def provider_form_data(location: Location, visit_type, rows, provider: Provider 
 
 @pytest.fixture
 def superuser_client(client):
-    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    sign_in(client, make_user("root", is_staff=True, is_superuser=True))
     return client
 
 

@@ -5,6 +5,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.factories import DEFAULT_PASSWORD
 
 # Playwright runs an event loop in the test thread; the ORM calls in these tests are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -62,3 +65,12 @@ def serious_violations(page) -> list[str]:
     return [
         f"{v['id']}: {v['help']}" for v in results.response["violations"] if v.get("impact") in {"serious", "critical"}
     ]
+
+
+def log_in(page, live_server, username, password=DEFAULT_PASSWORD):
+    """Log in through the login form like a person, with whatever second factor the role needs."""
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()

@@ -13,8 +13,8 @@ from booking.services.series import prescribe_series
 from clinic import roles
 from clinic.models import TimeOff
 from tests.conftest import build_clinic
-from tests.e2e.conftest import serious_violations
-from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.e2e.conftest import log_in, serious_violations
+from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -26,14 +26,6 @@ def first_monday(clinic):
     """The first Monday at least a week from today, at the clinic."""
     today = timezone.now().astimezone(clinic.location.tz).date() + timedelta(days=7)
     return today + timedelta(days=-today.weekday() % 7)
-
-
-def log_in(page, live_server, username):
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
 def test_the_desk_previews_and_books_a_six_session_series_picking_an_alternative(live_server, page, shot):
