@@ -391,6 +391,32 @@ def extend_series(
     picked = _series_choices(choices, rules)
     planned_before = series.sessions_planned
 
+    def locked_series() -> Series:
+        current = Series.objects.select_for_update().get(pk=series.pk)
+        _require_open(current)
+        if current.sessions_planned != planned_before:
+            raise InvalidTransition("This series was changed meanwhile; please look at it again.")
+        current.sessions_planned = planned_before + sessions
+        current.save(update_fields=["sessions_planned"])
+        return current
+
+    return _book_series_rules(
+        series=series, rules=rules, picked=picked, get_series=locked_series, by=by, policy=policy, now=now
+    )
+
+
+def _book_series_rules(
+    *,
+    series: Series,
+    rules: SeriesRules,
+    picked: dict[int, SessionChoice],
+    get_series: Callable[[], Series],
+    by: User,
+    policy: Policy,
+    now: datetime,
+) -> Series:
+    """Plan `rules` for the series' provider and book every session, re-planning on a clash at commit."""
+
     def replan() -> list[PlannedSession]:
         return _load_plan(
             rules=rules,
@@ -402,17 +428,8 @@ def extend_series(
             choices=picked,
         )
 
-    def locked_series() -> Series:
-        current = Series.objects.select_for_update().get(pk=series.pk)
-        _require_open(current)
-        if current.sessions_planned != planned_before:
-            raise InvalidTransition("This series was changed meanwhile; please look at it again.")
-        current.sessions_planned = planned_before + sessions
-        current.save(update_fields=["sessions_planned"])
-        return current
-
-    extended = _book_sessions(
-        get_series=locked_series,
+    booked = _book_sessions(
+        get_series=get_series,
         plan=replan(),
         patient=series.patient,
         visit_type=series.visit_type,
@@ -423,7 +440,7 @@ def extend_series(
         replan=replan,
     )
     series.refresh_from_db()
-    return extended
+    return booked
 
 
 def _move_series(
@@ -767,35 +784,14 @@ def book_prescribed_series(
     rules = _prescription_rules(series, first_date)
     picked = _series_choices(choices, rules)
 
-    def replan() -> list[PlannedSession]:
-        return _load_plan(
-            rules=rules,
-            provider=series.provider,
-            visit_type=series.visit_type,
-            location=series.location,
-            policy=policy,
-            now=now,
-            choices=picked,
-        )
-
     def locked_prescription() -> Series:
         current = Series.objects.select_for_update().get(pk=series.pk)
         _require_prescription(current)  # a second click, or the desk booked it meanwhile
         return current
 
-    booked = _book_sessions(
-        get_series=locked_prescription,
-        plan=replan(),
-        patient=series.patient,
-        visit_type=series.visit_type,
-        location=series.location,
-        by=by,
-        policy=policy,
-        now=now,
-        replan=replan,
+    return _book_series_rules(
+        series=series, rules=rules, picked=picked, get_series=locked_prescription, by=by, policy=policy, now=now
     )
-    series.refresh_from_db()
-    return booked
 
 
 def _require_prescription(series: Series) -> None:
