@@ -137,23 +137,7 @@ def move_appointment(
             patient_id=current.patient_id,
             exclude_appointment_id=current.pk,
         )
-        from_start, from_provider_id = current.start, current.provider_id
-        current.provider = new_provider
-        current.start, current.end = place.start, place.end
-        current.block_start, current.block_end = place.block_start, place.block_end
-        current.room_id = place.room_id
-        current.save(update_fields=["provider", "start", "end", "block_start", "block_end", "room", "updated_at"])
-        wp.record(
-            current,
-            EventAction.MOVED,
-            by=by,
-            now=now,
-            from_status=current.status,
-            from_start=from_start,
-            from_provider_id=from_provider_id,
-            reason=reason,
-        )
-        reminders.reschedule_for(current, now=now)
+        wp.move_row(current, new_provider, place, by=by, now=now, reason=reason)
         return current
 
     try:

@@ -363,15 +363,7 @@ def plan_series_extension(
     now = now or timezone.now()
     _require_open(series)
     rules = _extension(series, sessions)
-    return _load_plan(
-        rules=rules,
-        provider=series.provider,
-        visit_type=series.visit_type,
-        location=series.location,
-        policy=policy,
-        now=now,
-        choices=_series_choices(choices, rules),
-    )
+    return _plan_for(series, rules, _series_choices(choices, rules), policy=policy, now=now)
 
 
 def extend_series(
@@ -405,6 +397,21 @@ def extend_series(
     )
 
 
+def _plan_for(
+    series: Series, rules: SeriesRules, picked: dict[int, SessionChoice], *, policy: Policy, now: datetime
+) -> list[PlannedSession]:
+    """Plan `rules` with the series' provider, visit type and location."""
+    return _load_plan(
+        rules=rules,
+        provider=series.provider,
+        visit_type=series.visit_type,
+        location=series.location,
+        policy=policy,
+        now=now,
+        choices=picked,
+    )
+
+
 def _book_series_rules(
     *,
     series: Series,
@@ -418,15 +425,7 @@ def _book_series_rules(
     """Plan `rules` for the series' provider and book every session, re-planning on a clash at commit."""
 
     def replan() -> list[PlannedSession]:
-        return _load_plan(
-            rules=rules,
-            provider=series.provider,
-            visit_type=series.visit_type,
-            location=series.location,
-            policy=policy,
-            now=now,
-            choices=picked,
-        )
+        return _plan_for(series, rules, picked, policy=policy, now=now)
 
     booked = _book_sessions(
         get_series=get_series,
@@ -502,7 +501,7 @@ def _move_series(
             exclude_appointment_id=current.pk,
         )
         old_date = current.local_start().date()
-        _move_row(current, new_provider, place, by=by, now=now, reason=why)
+        wp.move_row(current, new_provider, place, by=by, now=now, reason=why)
         new_date = place.start.astimezone(tz).date()
         moved = PlannedSession(
             number=session_number,
@@ -551,7 +550,7 @@ def _move_series(
                 exclude_appointment_id=row.pk,
             )
             row.status = statuses[row.pk]
-            _move_row(row, providers[session.provider_id], row_place, by=by, now=now, reason=why, also=["status"])
+            wp.move_row(row, providers[session.provider_id], row_place, by=by, now=now, reason=why, also=["status"])
         return plan
 
     try:
@@ -562,36 +561,6 @@ def _move_series(
         raise wp.with_alternatives(
             exc, provider=new_provider, visit_type=visit_type, location=location, start=start, policy=policy, now=now
         ) from exc.__cause__
-
-
-def _move_row(
-    row: Appointment,
-    provider: Provider,
-    place: wp.Placement,
-    *,
-    by: User,
-    now: datetime,
-    reason: str,
-    also: Sequence[str] = (),
-) -> None:
-    from_start, from_provider_id = row.start, row.provider_id
-    row.provider = provider
-    row.start, row.end = place.start, place.end
-    row.block_start, row.block_end = place.block_start, place.block_end
-    row.room_id = place.room_id
-    fields = ["provider", "start", "end", "block_start", "block_end", "room", "updated_at", *also]
-    row.save(update_fields=fields)
-    wp.record(
-        row,
-        EventAction.MOVED,
-        by=by,
-        now=now,
-        from_status=row.status,
-        from_start=from_start,
-        from_provider_id=from_provider_id,
-        reason=reason,
-    )
-    reminders.reschedule_for(row, now=now)
 
 
 def preview_series_move(
@@ -759,15 +728,7 @@ def plan_prescribed_series(
     _require_prescription(series)
     wp.check_offer(series.provider, series.visit_type, series.location, policy)
     rules = _prescription_rules(series, first_date)
-    return _load_plan(
-        rules=rules,
-        provider=series.provider,
-        visit_type=series.visit_type,
-        location=series.location,
-        policy=policy,
-        now=now,
-        choices=_series_choices(choices, rules),
-    )
+    return _plan_for(series, rules, _series_choices(choices, rules), policy=policy, now=now)
 
 
 def book_prescribed_series(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time as time_module
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from booking import reminders
 from booking.availability import (
     PATIENT_POLICY,
     Policy,
@@ -263,3 +264,34 @@ def find_alternatives(
 def with_alternatives(exc: SlotTaken, **where: Any) -> SlotTaken:
     exc.alternatives = find_alternatives(**where)
     return exc
+
+
+def move_row(
+    row: Appointment,
+    provider: Provider,
+    place: Placement,
+    *,
+    by: User,
+    now: datetime,
+    reason: str,
+    also: Sequence[str] = (),
+) -> None:
+    """Put a locked row at its new place, write the audit row and move its reminders."""
+    from_start, from_provider_id = row.start, row.provider_id
+    row.provider = provider
+    row.start, row.end = place.start, place.end
+    row.block_start, row.block_end = place.block_start, place.block_end
+    row.room_id = place.room_id
+    fields = ["provider", "start", "end", "block_start", "block_end", "room", "updated_at", *also]
+    row.save(update_fields=fields)
+    record(
+        row,
+        EventAction.MOVED,
+        by=by,
+        now=now,
+        from_status=row.status,
+        from_start=from_start,
+        from_provider_id=from_provider_id,
+        reason=reason,
+    )
+    reminders.reschedule_for(row, now=now)
