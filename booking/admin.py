@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from booking import reminders
+from booking.aftercare import aftercare_paragraphs, default_aftercare_paragraphs
 from booking.models import Appointment, AppointmentEvent, MessageKind, MessageTemplate, Reminder, Series
 from clinic.models import VisitType
 
@@ -169,6 +170,9 @@ def _sample_context(template: MessageTemplate) -> dict:
         "clinic_address": location.address.strip() if location else "1 Example Street\nSpringfield",
         "manage_url": reminders.manage_url(),
         "sessions": sessions,
+        "aftercare": "\n\n".join(
+            aftercare_paragraphs(location, language) if location else default_aftercare_paragraphs(language)
+        ),
     }
 
 
