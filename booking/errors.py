@@ -93,7 +93,8 @@ class LinkUnusable(Exception):
 
     STATUS = {"unknown": 404, "used": 410, "expired": 410}
 
-    def __init__(self, why: str) -> None:
+    def __init__(self, why: str, language: str = "") -> None:
         super().__init__(why)
         self.why = why
         self.status = self.STATUS[why]
+        self.language = language  # the patient's, when the link is known

@@ -50,12 +50,13 @@ def find_manage_link(token: str, *, now: datetime | None = None, for_update: boo
     if link is None:
         raise LinkUnusable("unknown")
     appointment = link.appointment
+    language = appointment.patient.preferred_language
     if link.used_at is not None:
-        raise LinkUnusable("used")
+        raise LinkUnusable("used", language)
     if now >= link.expires_at or now >= appointment.start:
-        raise LinkUnusable("expired")
+        raise LinkUnusable("expired", language)
     if appointment.status != Status.BOOKED:
-        raise LinkUnusable("used")  # changed another way (the desk, another link, the patient's page)
+        raise LinkUnusable("used", language)  # changed another way (the desk, another link, the patient's page)
     return link
 
 

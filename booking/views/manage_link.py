@@ -31,19 +31,21 @@ DONE_KEY = "manage_done"
 
 
 def _private(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """No caching, and no Referer carrying the token to anything the page loads."""
+    """No caching, and Referer headers carry the origin only, never the token in the path (no-referrer
+    would make browsers send `Origin: null` with the form, which the CSRF check refuses)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = "strict-origin"
         return response
 
     return never_cache(wrapped)
 
 
 def _unusable(request: HttpRequest, exc: LinkUnusable) -> HttpResponse:
-    return render(request, "booking/manage_unusable.html", {"why": exc.why}, status=exc.status)
+    with translation.override(exc.language or translation.get_language()):
+        return render(request, "booking/manage_unusable.html", {"why": exc.why}, status=exc.status)
 
 
 def _context(appointment: Appointment, **extra: Any) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def test_a_get_shows_the_appointment_and_changes_nothing(clinic, mailoutbox, fro
     assert response.status_code == 200
     html = response.content.decode()
     assert "Mon 7 Dec 2026, 09:00 EST" in html and "Cancel this appointment" in html
-    assert response["Referrer-Policy"] == "no-referrer" and "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "strict-origin" and "no-store" in response["Cache-Control"]
     assert Appointment.objects.get(pk=appointment.pk).status == Status.BOOKED
     assert ManageLink.objects.get().used_at is None
 
@@ -185,6 +185,7 @@ def test_the_link_pages_speak_the_patients_language(clinic, mailoutbox, frozen):
     assert "Su cita" in html and "Cancelar esta cita" in html
     response = Client().post(path, {"reason": "feel_better"}, follow=True)
     assert "está cancelada" in response.content.decode()
+    assert "Este enlace ya se usó" in Client().get(path).content.decode()
 
 
 def test_an_sms_reminder_carries_a_link_too(clinic, frozen, settings):
