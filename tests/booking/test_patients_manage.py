@@ -411,3 +411,13 @@ def test_moving_to_where_it_already_is_writes_nothing(clinic):
     appointment = book(clinic)
     services.patient_move_appointment(appointment=appointment, start=clinic.at(MONDAY, 9), by=None, now=NOW)
     assert events(appointment, EventAction.MOVED) == 0
+
+
+def test_the_clinic_admin_edits_the_cutoff_and_aftercare_in_the_admin(clinic, admin_user):
+    client = Client()
+    sign_in(client, admin_user)
+    page = client.get(f"/admin/clinic/location/{clinic.location.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for field in ("patient_change_cutoff_hours", "heat_advice", "aftercare_en", "aftercare_es"):
+        assert f'name="{field}"' in html
