@@ -120,12 +120,12 @@ def test_the_list_needs_a_login_and_a_patient_record(clinic, desk_user, frozen):
 # --- someone else's appointment, tampered ids --------------------------------------------------
 
 
-@pytest.mark.parametrize("page", ["cancel", "reschedule", "aftercare"])
-def test_another_patients_appointment_or_a_made_up_id_is_404(clinic, alice, page):
+@pytest.mark.parametrize("action", ["cancel", "reschedule", "aftercare"])
+def test_another_patients_appointment_or_a_made_up_id_is_404(clinic, alice, action):
     bobs = book(clinic, patient=clinic.bob)
-    assert alice.get(f"/my/appointments/{bobs.pk}/{page}").status_code == 404
-    assert alice.post(f"/my/appointments/{bobs.pk}/{page}", {"reason": "other", "slot": "x"}).status_code == 404
-    assert alice.get(f"/my/appointments/999999/{page}").status_code == 404
+    assert alice.get(f"/my/appointments/{bobs.pk}/{action}").status_code == 404
+    assert alice.post(f"/my/appointments/{bobs.pk}/{action}", {"reason": "other", "slot": "x"}).status_code == 404
+    assert alice.get(f"/my/appointments/999999/{action}").status_code == 404
     bobs.refresh_from_db()
     assert bobs.status == Status.BOOKED and bobs.start == clinic.at(MONDAY, 9)
 
