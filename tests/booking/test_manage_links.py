@@ -211,3 +211,37 @@ def test_the_cancellation_message_links_to_the_appointments_page_not_a_token(cli
     reminders.deliver(row.pk, now=NOW)
     assert "/manage/" not in mailoutbox[-1].body
     assert ManageLink.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clicks_on_one_link_at_once_cancel_once(clinic, mailoutbox):
+    import threading
+
+    from django.db import connection
+
+    from booking.errors import BookingError, LinkUnusable
+
+    appointment = book(clinic)
+    token = emailed_link(appointment, mailoutbox).rsplit("/", 1)[1]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def click():
+        barrier.wait()
+        try:
+            services.cancel_by_link(token=token, reason="patient: clicked twice")
+            outcomes.append("cancelled")
+        except (LinkUnusable, BookingError) as exc:
+            outcomes.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    with time_machine.travel(NOW, tick=True):
+        threads = [threading.Thread(target=click) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["LinkUnusable", "cancelled"]
+    assert AppointmentEvent.objects.filter(appointment=appointment, action=EventAction.CANCELLED).count() == 1
