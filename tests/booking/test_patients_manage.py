@@ -421,3 +421,22 @@ def test_the_clinic_admin_edits_the_cutoff_and_aftercare_in_the_admin(clinic, ad
     html = page.content.decode()
     for field in ("patient_change_cutoff_hours", "heat_advice", "aftercare_en", "aftercare_es"):
         assert f'name="{field}"' in html
+
+
+@pytest.mark.parametrize(
+    "query", ["?from=0001-01-01&day=x&any=2", "?from=9999-12-31", "?from=not-a-date&day=2026-13-45", "?any=1&from="]
+)
+def test_odd_picker_queries_still_show_the_page(clinic, alice, query):
+    appointment = book(clinic)
+    assert alice.get(f"/my/appointments/{appointment.pk}/reschedule{query}").status_code == 200
+
+
+def test_a_cancelled_appointment_says_it_can_no_longer_be_changed(clinic, alice):
+    appointment = book(clinic)
+    services.cancel_appointment(appointment=appointment, by=None, reason="desk")
+    for action in ("cancel", "reschedule"):
+        page = alice.get(f"/my/appointments/{appointment.pk}/{action}")
+        assert page.status_code == 200 and "can no longer be changed online" in page.content.decode()
+    response = alice.post(f"/my/appointments/{appointment.pk}/reschedule", {"slot": slot(clinic, TUESDAY, 9)})
+    assert response.status_code == 409 and "can no longer be changed online" in response.content.decode()
+    assert Appointment.objects.get(pk=appointment.pk).start == clinic.at(MONDAY, 9)
