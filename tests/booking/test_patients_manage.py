@@ -440,3 +440,21 @@ def test_a_cancelled_appointment_says_it_can_no_longer_be_changed(clinic, alice)
     response = alice.post(f"/my/appointments/{appointment.pk}/reschedule", {"slot": slot(clinic, TUESDAY, 9)})
     assert response.status_code == 409 and "can no longer be changed online" in response.content.decode()
     assert Appointment.objects.get(pk=appointment.pk).start == clinic.at(MONDAY, 9)
+
+
+def test_the_migration_moves_an_unchanged_aftercare_template_to_the_locations_text(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from booking.models import MessageTemplate
+
+    migration = import_module("booking.migrations.0004_manage_links_and_aftercare_text")
+    defaults = MessageTemplate.objects.filter(location=None, kind="aftercare", channel="email")
+    defaults.filter(language="en").update(body=migration.EARLIER_AFTERCARE_BODIES["en"])
+    defaults.filter(language="es").update(body="Texto editado por la clínica.")
+
+    migration.use_location_aftercare_text(apps, None)
+
+    assert "{{ aftercare }}" in defaults.get(language="en").body
+    assert defaults.get(language="es").body == "Texto editado por la clínica."  # a clinic's own words stay
