@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -22,9 +22,10 @@ from booking.errors import BookingError, SlotTaken
 from booking.forms import MoveForm, PatientCancelForm
 from booking.models import Appointment, Status
 from booking.views.changes import alternatives_of, movable_provider_ids, patient_message, picker
-from booking.views.patients import _own_patient
 from booking.views.plans import local_text, session_label
+from clinic.access import patient_for
 from clinic.models import Provider, VisitKind
+from patients.models import Patient
 
 UPCOMING = (Status.BOOKED, Status.CHECKED_IN)
 PAST_SHOWN = 100
@@ -54,8 +55,15 @@ def _row(appointment: Appointment, now: Any) -> MyAppointment:
     )
 
 
+def own_patient_or_404(user: Any) -> Patient:
+    patient = patient_for(user)
+    if patient is None:
+        raise Http404
+    return patient
+
+
 def own_appointment_or_404(request: HttpRequest, appointment_id: int) -> Appointment:
-    patient = _own_patient(request.user)
+    patient = own_patient_or_404(request.user)
     return get_object_or_404(
         Appointment.objects.select_related("location", "provider", "visit_type", "series", "patient"),
         pk=appointment_id,
@@ -66,7 +74,7 @@ def own_appointment_or_404(request: HttpRequest, appointment_id: int) -> Appoint
 @login_required
 def my_appointments(request: HttpRequest) -> HttpResponse:
     """Upcoming and past visits, in the location's local time, with series sessions as "k of n"."""
-    patient = _own_patient(request.user)
+    patient = own_patient_or_404(request.user)
     now = timezone.now()
     rows = (
         patient.appointments.exclude(status__in=[Status.HELD, Status.EXPIRED])
