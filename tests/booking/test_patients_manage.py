@@ -458,3 +458,30 @@ def test_the_migration_moves_an_unchanged_aftercare_template_to_the_locations_te
 
     assert "{{ aftercare }}" in defaults.get(language="en").body
     assert defaults.get(language="es").body == "Texto editado por la clínica."  # a clinic's own words stay
+
+
+def test_every_slot_listed_for_a_move_is_one_the_move_accepts(clinic):
+    from booking.availability import PATIENT_POLICY, check_start, load_schedule, slots_for_move
+
+    appointment = book(clinic)
+    book(clinic, day=TUESDAY, hour=10, patient=clinic.bob)  # Dr Alvarez is busy at 10:00
+    book(clinic, day=TUESDAY, hour=14, provider=clinic.dr_chen)  # Alice is with Dr Chen at 14:00
+
+    slots = slots_for_move(appointment=appointment, first_day=TUESDAY, last_day=TUESDAY, provider_ids=None, now=NOW)
+    schedule = load_schedule(
+        visit_type=clinic.tpi,
+        location=clinic.location,
+        first_day=TUESDAY,
+        last_day=TUESDAY,
+        now=NOW,
+        exclude_appointment_id=appointment.pk,
+        patient_id=clinic.alice.pk,
+    )
+    starts = {(s.provider_id, s.start) for s in slots}
+    assert (clinic.dr_alvarez.pk, clinic.at(TUESDAY, 10)) not in starts
+    assert not any(s.start == clinic.at(TUESDAY, 14) for s in slots)  # her own other visit
+    for provider in (clinic.dr_alvarez, clinic.dr_chen):
+        for minutes in range(8 * 60, 17 * 60, 15):
+            start = clinic.at(TUESDAY, minutes // 60, minutes % 60)
+            reason, _room = check_start(schedule, provider.pk, start, PATIENT_POLICY)
+            assert (reason is None) == ((provider.pk, start) in starts), (provider, start, reason)
