@@ -16,7 +16,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from booking import reminders
-from booking.models import Appointment, AppointmentEvent, MessageKind, MessageTemplate, Reminder, Series
+from booking.aftercare import aftercare_paragraphs, default_aftercare_paragraphs
+from booking.models import (
+    Appointment,
+    AppointmentEvent,
+    ManageLink,
+    MessageKind,
+    MessageTemplate,
+    Reminder,
+    Series,
+)
 from clinic.models import VisitType
 
 
@@ -169,6 +178,9 @@ def _sample_context(template: MessageTemplate) -> dict:
         "clinic_address": location.address.strip() if location else "1 Example Street\nSpringfield",
         "manage_url": reminders.manage_url(),
         "sessions": sessions,
+        "aftercare": "\n\n".join(
+            aftercare_paragraphs(location, language) if location else default_aftercare_paragraphs(language)
+        ),
     }
 
 
@@ -232,3 +244,16 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self.message_user(request, _("%(count)s message(s) will be sent again shortly.") % {"count": count})
         if count < queryset.count():
             self.message_user(request, _("Messages being sent right now were left alone."), messages.WARNING)
+
+
+@admin.register(ManageLink)
+class ManageLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Which single-use links went out for a visit and whether they were used (the token is never stored)."""
+
+    list_display = ["appointment", "created_at", "expires_at", "used_at", "used_for"]
+    list_filter = ["used_for"]
+    fields = ["appointment", "created_at", "expires_at", "used_at", "used_for"]
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+    list_select_related = ["appointment__patient", "appointment__provider"]
+    search_fields = ["appointment__patient__last_name", "appointment__patient__email"]

@@ -251,8 +251,14 @@ def move_appointment(request: HttpRequest, appointment_id: int, payload: MoveIn)
     user = _caller(request)
     appointment = get_appointment_for(user, appointment_id)
     provider = get_object_or_404(Provider, pk=payload.provider) if payload.provider else None
-    if provider is not None and not is_staff_member(user):
-        raise HttpError(403, "Only the clinic can change your provider.")
+    if not is_staff_member(user):
+        if provider is not None:
+            raise HttpError(403, "Only the clinic can change your provider.")
+        # Patients: within the location's cutoff (422 past_cutoff, with the clinic's phone).
+        moved = services.patient_move_appointment(
+            appointment=appointment, start=payload.start, by=user, reason=payload.reason
+        )
+        return appointment_out(moved)
     moved = services.move_appointment(
         appointment=appointment,
         start=payload.start,
@@ -268,7 +274,8 @@ def move_appointment(request: HttpRequest, appointment_id: int, payload: MoveIn)
 def cancel_appointment(request: HttpRequest, appointment_id: int, payload: CancelIn) -> Any:
     user = _caller(request)
     appointment = get_appointment_for(user, appointment_id)
-    return appointment_out(services.cancel_appointment(appointment=appointment, by=user, reason=payload.reason))
+    cancel = services.cancel_appointment if is_staff_member(user) else services.patient_cancel_appointment
+    return appointment_out(cancel(appointment=appointment, by=user, reason=payload.reason))
 
 
 @router.post("appointments/{appointment_id}/confirm", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})

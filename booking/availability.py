@@ -556,3 +556,32 @@ def find_slots(
         now=now,
     )
     return free_slots(schedule, policy)
+
+
+def slots_for_move(
+    *,
+    appointment: Any,
+    first_day: date,
+    last_day: date,
+    provider_ids: Sequence[int] | None,
+    policy: Policy = PATIENT_POLICY,
+    now: datetime | None = None,
+) -> list[Slot]:
+    """Free slots an existing appointment can move to: its own time counts as free, and times the
+    patient is in another visit are left out, exactly as the move service will check them."""
+    if last_day < first_day:
+        raise ValueError("last_day is before first_day")
+    if (last_day - first_day).days >= MAX_RANGE_DAYS:
+        raise ValueError(f"a range covers at most {MAX_RANGE_DAYS} days")
+    schedule = load_schedule(
+        visit_type=appointment.visit_type,
+        location=appointment.location,
+        first_day=first_day,
+        last_day=last_day,
+        provider_ids=provider_ids,
+        now=now,
+        exclude_appointment_id=appointment.pk,
+        patient_id=appointment.patient_id,
+    )
+    busy = _merge(schedule.patient_visits)
+    return [slot for slot in free_slots(schedule, policy) if not _overlaps(busy, slot.start_ts, slot.end_ts)]

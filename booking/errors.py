@@ -75,3 +75,26 @@ class SeriesClash(SlotTaken):
 
     def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "session_number": self.session_number, "plan": self.plan}
+
+
+class ChangeTooLate(BookingError):
+    """A patient tried to cancel or move a visit past the location's cutoff (422): phone instead."""
+
+    def __init__(self, detail: str, phone: str = "") -> None:
+        super().__init__("past_cutoff", detail)
+        self.phone = phone
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "phone": self.phone}
+
+
+class LinkUnusable(Exception):
+    """A manage link that cannot be used: unknown (404), used or expired (410)."""
+
+    STATUS = {"unknown": 404, "used": 410, "expired": 410}
+
+    def __init__(self, why: str, language: str = "") -> None:
+        super().__init__(why)
+        self.why = why
+        self.status = self.STATUS[why]
+        self.language = language  # the patient's, when the link is known

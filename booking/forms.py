@@ -219,3 +219,52 @@ def posted_choices(data: Any, prefix: str, numbers: range) -> dict[int, SessionC
             continue
         picked[int(number_text)] = SessionChoice(start, int(provider_text) if provider_text.isdigit() else None)
     return picked
+
+
+# --- a patient's own changes ------------------------------------------------------------------
+
+CANCEL_REASONS = {
+    "cannot_come": (_("I cannot come at that time"), "cannot come at that time"),
+    "feel_better": (_("I feel better"), "feels better"),
+    "elsewhere": (_("I am being treated elsewhere"), "treated elsewhere"),
+    "other": (_("Another reason"), "another reason"),
+}
+
+
+class PatientCancelForm(forms.Form):
+    """Why a patient cancels; kept in English for the clinic, with the patient's own words."""
+
+    reason = forms.ChoiceField(
+        label=_("Why are you cancelling?"),
+        choices=[(code, label) for code, (label, _english) in CANCEL_REASONS.items()],
+        widget=forms.RadioSelect,
+    )
+    detail = forms.CharField(
+        label=_("Anything the clinic should know (optional)"), required=False, max_length=150, strip=True
+    )
+
+    def reason_text(self) -> str:
+        english = CANCEL_REASONS[self.cleaned_data["reason"]][1]
+        detail = self.cleaned_data.get("detail", "")
+        return f"patient: {english}" + (f" ({detail})" if detail else "")
+
+
+class MoveForm(forms.Form):
+    """The free slot a patient picked: "<provider id>@<ISO start with offset>"."""
+
+    slot = forms.CharField(max_length=80, error_messages={"required": _("Please choose a new time.")})
+
+    def __init__(self, *args: Any, provider_ids: set[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.provider_ids = provider_ids
+
+    def clean_slot(self) -> tuple[int, datetime]:
+        provider, _sep, start_text = self.cleaned_data["slot"].partition("@")
+        try:
+            provider_id = int(provider)
+            start = datetime.fromisoformat(start_text)
+        except ValueError:
+            raise ValidationError(_("Please choose one of the times shown."), code="invalid_slot") from None
+        if provider_id not in self.provider_ids or timezone.is_naive(start):
+            raise ValidationError(_("Please choose one of the times shown."), code="invalid_slot")
+        return provider_id, start

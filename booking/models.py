@@ -330,3 +330,39 @@ class MessageTemplate(models.Model):
     def __str__(self) -> str:
         where = self.location.name if self.location_id else _("clinic default")
         return f"{self.get_kind_display()} · {self.get_channel_display()} · {self.language} ({where})"
+
+
+# --- managing one appointment from a link in a message ----------------------------------------
+
+
+class ManageLinkQuerySet(models.QuerySet["ManageLink"]):
+    def usable(self, now: datetime) -> "ManageLinkQuerySet":
+        return self.filter(used_at__isnull=True, expires_at__gt=now)
+
+
+class ManageLink(models.Model):
+    """A single-use link to manage one appointment without logging in.
+
+    Only the token's SHA-256 is stored (like clinic.ApiToken); the token itself exists only in
+    the message that carried it. It expires at the appointment's start and is used up by the
+    first change made with it (every other link of the same appointment with it).
+    """
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="manage_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_for = models.CharField(max_length=20, blank=True)
+
+    objects = ManageLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["appointment", "used_at"], name="booking_managelink_appt_idx")]
+
+    def __str__(self) -> str:
+        state = (
+            f"used {self.used_at:%Y-%m-%d %H:%M} UTC" if self.used_at else f"until {self.expires_at:%Y-%m-%d %H:%M} UTC"
+        )
+        return f"manage link for appointment {self.appointment_id} ({state})"

@@ -43,9 +43,11 @@ from django.db import connection, models, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.template import Context, Engine, Template, TemplateSyntaxError
+from django.urls import reverse
 from django.utils import dateformat, timezone, translation
 
 from booking import sms
+from booking.aftercare import aftercare_paragraphs
 from booking.models import (
     Appointment,
     Channel,
@@ -83,7 +85,9 @@ CONTEXT_HELP = {
     "clinic_phone": "The location's phone number",
     "clinic_email": "The location's e-mail address",
     "clinic_address": "The location's address (several lines)",
-    "manage_url": "Where the patient sees, moves or cancels visits",
+    "manage_url": "Where the patient sees, moves or cancels the visit: a single-use link to this "
+    "appointment in confirmations, reminders and change messages; their appointments page otherwise",
+    "aftercare": "Aftercare only: the location's aftercare advice in the patient's language (admin: Locations)",
     "sessions": "Series summary only: a list, each with .date and .time",
 }
 
@@ -604,7 +608,14 @@ def format_local(local: datetime, formats: dict[str, str], language: str) -> str
     return dateformat.format(local, formats.get(language, formats["en"]))
 
 
-def manage_url() -> str:
+# Messages about one visit still to come carry a single-use link to manage that visit.
+LINK_KINDS = (K.CONFIRMATION, K.REMINDER_LONG, K.REMINDER_SHORT, K.CHANGE)
+
+
+def manage_url(token: str | None = None) -> str:
+    """The patient's appointments page, or with a token the single-use link to one appointment."""
+    if token:
+        return f"{settings.SITE_URL}{reverse('booking:manage', args=[token])}"
     return f"{settings.SITE_URL}{settings.REMINDER_MANAGE_PATH}"
 
 
@@ -614,7 +625,9 @@ def _upcoming_sessions(appointment: Appointment, now: datetime) -> QuerySet[Appo
     return Appointment.objects.filter(series_id=appointment.series_id, status=Status.BOOKED, start__gt=now)
 
 
-def message_context(appointment: Appointment, kind: str, language: str, *, now: datetime) -> dict[str, Any]:
+def message_context(
+    appointment: Appointment, kind: str, language: str, *, now: datetime, manage_token: str | None = None
+) -> dict[str, Any]:
     """The plain values a template may use; no visit type, provider, notes or procedure details."""
     location: Location = appointment.location
     tz = location.tz
@@ -628,8 +641,9 @@ def message_context(appointment: Appointment, kind: str, language: str, *, now: 
             "clinic_phone": location.phone,
             "clinic_email": location.email,
             "clinic_address": location.address.strip(),
-            "manage_url": manage_url(),
+            "manage_url": manage_url(manage_token),
             "sessions": [],
+            "aftercare": "\n\n".join(aftercare_paragraphs(location, language)) if kind == K.AFTERCARE else "",
         }
         if kind == K.SERIES_SUMMARY:
             upcoming = _upcoming_sessions(appointment, now).order_by("start")
@@ -656,7 +670,15 @@ def render(reminder: Reminder, *, now: datetime | None = None) -> tuple[str, str
     appointment = reminder.appointment
     language = appointment.patient.preferred_language or "en"
     subject, body = find_text(reminder.kind, reminder.channel, language, appointment.location_id)
-    context = message_context(appointment, reminder.kind, language, now=now or timezone.now())
+    now = now or timezone.now()
+    token = None
+    if reminder.kind in LINK_KINDS and appointment.start > now:
+        # A new single-use link each time the message is rendered for sending (a retried send
+        # carries a new one; the earlier one stays valid until used or until the visit starts).
+        from booking.services import manage_links  # the services import this module
+
+        token = manage_links.issue_manage_link(appointment=appointment, now=now)
+    context = message_context(appointment, reminder.kind, language, now=now, manage_token=token)
     return render_text(subject, body, context)
 
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from booking import messages_views, views
+from booking.views import manage_link, patients_manage
 
 app_name = "booking"
 
@@ -23,5 +24,12 @@ urlpatterns = [
     path("desk/series/<int:series_id>/move", views.desk_series_move, name="desk_series_move"),
     path("my/series/", views.my_series_list, name="my_series_list"),
     path("my/series/<int:series_id>", views.my_series, name="my_series"),
+    path("my/appointments/", patients_manage.my_appointments, name="my_appointments"),
+    path("my/appointments/<int:appointment_id>/cancel", patients_manage.cancel_my_appointment, name="my_cancel"),
+    path("my/appointments/<int:appointment_id>/reschedule", patients_manage.move_my_appointment, name="my_move"),
+    path("my/appointments/<int:appointment_id>/aftercare", patients_manage.my_aftercare, name="my_aftercare"),
+    path("manage/done", manage_link.manage_done, name="manage_done"),
+    path("manage/<str:token>", manage_link.manage, name="manage"),
+    path("manage/<str:token>/reschedule", manage_link.manage_move, name="manage_move"),
     *messages_views.urlpatterns,
 ]

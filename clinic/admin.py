@@ -36,6 +36,15 @@ class LocationAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "timezone", "is_active"]}),
         (_("Contact"), {"fields": ["address", "phone", "email"]}),
+        (
+            _("Patients' changes and aftercare"),
+            {
+                "fields": ["patient_change_cutoff_hours", "heat_advice", "aftercare_en", "aftercare_es"],
+                "description": _(
+                    "Leave an aftercare text empty to use the default wording, which follows the heat advice."
+                ),
+            },
+        ),
     ]
     inlines = [RoomInline, ClosureInline]
 

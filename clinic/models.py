@@ -27,6 +27,14 @@ def validate_timezone(value: str) -> None:
         )
 
 
+class HeatAdvice(models.TextChoices):
+    """Clinics disagree on heat after the visit (shared/DOMAIN.md); each location picks its own."""
+
+    ASK_PROVIDER = "ask_provider", _("Follow the provider's advice")
+    AVOID = "avoid", _("Avoid heat for 1–2 days")
+    HELPS = "helps", _("Heat and gentle stretching help")
+
+
 class Location(models.Model):
     name = models.CharField(max_length=120, unique=True)
     address = models.TextField(blank=True)
@@ -36,6 +44,28 @@ class Location(models.Model):
         max_length=64, validators=[validate_timezone], help_text=_("IANA name, e.g. America/New_York")
     )
     is_active = models.BooleanField(default=True)
+    patient_change_cutoff_hours = models.PositiveSmallIntegerField(
+        _("patient change cutoff (hours)"),
+        default=24,
+        validators=[MaxValueValidator(336)],
+        help_text=_(
+            "Patients may cancel or reschedule online until this many hours before the visit; "
+            "after that they are asked to phone the clinic."
+        ),
+    )
+    heat_advice = models.CharField(
+        _("heat advice"), max_length=20, choices=HeatAdvice.choices, default=HeatAdvice.ASK_PROVIDER
+    )
+    aftercare_en = models.TextField(
+        _("aftercare (English)"),
+        blank=True,
+        help_text=_("Shown to patients after a visit and sent as the aftercare message. Empty: the default text."),
+    )
+    aftercare_es = models.TextField(
+        _("aftercare (Spanish)"),
+        blank=True,
+        help_text=_("Shown to patients after a visit and sent as the aftercare message. Empty: the default text."),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -14,6 +14,14 @@ from booking.services.appointments import (
     mark_no_show,
     move_appointment,
 )
+from booking.services.manage_links import cancel_by_link, find_manage_link, issue_manage_link, move_by_link
+from booking.services.patient_changes import (
+    change_deadline,
+    check_patient_change,
+    patient_can_change,
+    patient_cancel_appointment,
+    patient_move_appointment,
+)
 from booking.services.series import (
     MAX_GAP_DAYS,
     MAX_SERIES_SESSIONS,
@@ -38,6 +46,15 @@ __all__ = [
     "book_appointment",
     "book_series",
     "cancel_appointment",
+    "cancel_by_link",
+    "change_deadline",
+    "check_patient_change",
+    "find_manage_link",
+    "issue_manage_link",
+    "move_by_link",
+    "patient_can_change",
+    "patient_cancel_appointment",
+    "patient_move_appointment",
     "cancel_series_remaining",
     "check_in",
     "complete_appointment",

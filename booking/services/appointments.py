@@ -127,6 +127,8 @@ def move_appointment(
         current = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if current.status not in (Status.HELD, Status.BOOKED):
             raise InvalidTransition(f"A {current.get_status_display().lower()} appointment cannot be moved.")
+        if current.start == start and current.provider_id == new_provider.pk:
+            return current  # already there (a double submit): nothing to write, no second message
         place = wp.placement_for(
             provider=new_provider,
             visit_type=visit_type,
