@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
@@ -356,10 +356,13 @@ def _day_bounds(day: date, tz: ZoneInfo, days: int = 1) -> tuple[datetime, datet
 # --- loading: the day at a location -----------------------------------------------------------
 
 
-def day_grid(location: Location, day: date, *, now: datetime | None = None, week_url: Any = None) -> Grid:
+def day_grid(
+    location: Location, day: date, *, now: datetime | None = None, week_url: Any = None, closed: str | None = None
+) -> Grid:
     """One column per provider working at the location that day (or with a visit there).
 
-    Five queries: hours, appointments, screenings, time off, closures.
+    Five queries: hours, appointments, screenings, time off, closures; four when the caller
+    already knows whether the location is closed that day (`closed`: the reason, or "").
     """
     now = now or timezone.now()
     tz = location.tz
@@ -376,7 +379,7 @@ def day_grid(location: Location, day: date, *, now: datetime | None = None, week
         if appointment.status in SHOWN:
             providers.setdefault(appointment.provider_id, appointment.provider)
     off = _time_off(providers, day_start, day_end)
-    closure = Closure.objects.filter(location=location, start_date__lte=day, end_date__gte=day).first()
+    closed = closure_reason(location, day) if closed is None else closed
     is_today = timezone.localtime(now, tz).date() == day
     columns: dict[int, Column] = {}
     for provider in sorted(providers.values(), key=lambda p: (p.display_name, p.pk)):
@@ -386,12 +389,12 @@ def day_grid(location: Location, day: date, *, now: datetime | None = None, week
             provider_id=provider.pk,
             url=week_url(provider.pk) if week_url else "",
             is_today=is_today,
-            closed_reason=closure.reason if closure else "",
+            closed_reason=closed,
         )
     for h in hours:
         column = columns[h.provider_id]
         column.subtitle = ", ".join(filter(None, [column.subtitle, f"{h.start:%H:%M}–{h.end:%H:%M}"]))
-        if closure is None:
+        if not closed:
             span = (_epoch(day, h.start, tz), _epoch(day, h.end, tz))
             column.open_spans += [(s, e, location.pk) for s, e in _subtract([span], off[h.provider_id])]
     for entry in shown:
@@ -410,6 +413,17 @@ def day_grid(location: Location, day: date, *, now: datetime | None = None, week
     )
 
 
+def closure_reason(location: Location, day: date) -> str:
+    closure = Closure.objects.filter(location=location, start_date__lte=day, end_date__gte=day).first()
+    return closure.reason if closure else ""
+
+
+def closure_today(day: date) -> Subquery:
+    """For Location querysets: the reason the location is closed on `day`, or None."""
+    closures = Closure.objects.filter(location=OuterRef("pk"), start_date__lte=day, end_date__gte=day)
+    return Subquery(closures.order_by("start_date").values("reason")[:1])
+
+
 def _time_off(providers: Any, start: datetime, end: datetime) -> dict[int, list[Interval]]:
     off: dict[int, list[Interval]] = defaultdict(list)
     if providers:
@@ -418,7 +432,7 @@ def _time_off(providers: Any, start: datetime, end: datetime) -> dict[int, list[
     return off
 
 
-def rooms_grid(location: Location, day: date, *, now: datetime | None = None) -> Grid:
+def rooms_grid(location: Location, day: date, *, now: datetime | None = None, closed: str | None = None) -> Grid:
     """One column per room; a room is open while any provider works at the location.
 
     Five queries: rooms, hours, appointments, screenings, closures.
@@ -430,8 +444,8 @@ def rooms_grid(location: Location, day: date, *, now: datetime | None = None) ->
     hours = list(WorkingHours.objects.filter(location=location, weekday=day.weekday(), provider__is_active=True))
     appointments = _appointments(Q(location=location, start__lt=day_end, end__gt=day_start))
     shown, cancelled = _entries(appointments, lambda a: tz)
-    closure = Closure.objects.filter(location=location, start_date__lte=day, end_date__gte=day).first()
-    spans = [] if closure else [(_epoch(day, h.start, tz), _epoch(day, h.end, tz), location.pk) for h in hours]
+    closed = closure_reason(location, day) if closed is None else closed
+    spans = [] if closed else [(_epoch(day, h.start, tz), _epoch(day, h.end, tz), location.pk) for h in hours]
     is_today = timezone.localtime(now, tz).date() == day
     columns = [
         Column(
@@ -440,7 +454,7 @@ def rooms_grid(location: Location, day: date, *, now: datetime | None = None) ->
             room_id=room.pk,
             is_today=is_today,
             open_spans=spans,
-            closed_reason=closure.reason if closure else "",
+            closed_reason=closed,
         )
         for room in rooms
     ]
@@ -470,15 +484,21 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def week_grid(provider: Provider, day: date, *, now: datetime | None = None) -> tuple[Grid, Location | None]:
+def week_grid(provider_id: int, day: date, *, now: datetime | None = None) -> tuple[Provider, Grid, Location | None]:
     """Seven columns, Monday to Sunday, for one provider at every location they work at.
 
     Times are in the zone of the location where the provider has most hours. Five queries:
-    hours, appointments, screenings, time off, closures (plus one for a provider without hours).
+    hours (with the provider), appointments, screenings, time off, closures; one more for a
+    provider without hours. Provider.DoesNotExist for an unknown one.
     """
     now = now or timezone.now()
+    hours = list(
+        WorkingHours.objects.filter(provider_id=provider_id)
+        .select_related("location", "provider")
+        .order_by("weekday", "start")
+    )
+    provider = hours[0].provider if hours else Provider.objects.get(pk=provider_id)
     monday = week_start(day)
-    hours = list(WorkingHours.objects.filter(provider=provider).select_related("location").order_by("weekday", "start"))
     home = _home_location(provider, hours)
     tz = home.tz if home else timezone.get_current_timezone()
     week_from, week_to = _day_bounds(monday, tz, days=7)
@@ -514,7 +534,7 @@ def week_grid(provider: Provider, day: date, *, now: datetime | None = None) -> 
     walls = [(h.start, h.end) for h in hours] + [(e.start.time(), e.end.time()) for e in shown]
     first, last = _wall_range(walls)
     grid = build_grid(columns, tz=tz, first_wall=first, last_wall=last, day_of=day_of, now=now, cancelled=cancelled)
-    return grid, home
+    return provider, grid, home
 
 
 def _home_location(provider: Provider, hours: list[WorkingHours]) -> Location | None:

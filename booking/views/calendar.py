@@ -88,21 +88,21 @@ def _page(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -
     return render(request, PAGE, context, status=status)
 
 
-def _day_context(
-    request: HttpRequest, location_id: int, day: date, *, rooms: bool, path: str = ""
-) -> dict[str, Any]:
-    locations = list(Location.objects.filter(is_active=True))  # the switcher, and this location
+def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bool, path: str = "") -> dict[str, Any]:
+    # The switcher's list, this location, and whether it is closed that day: one query.
+    locations = list(Location.objects.filter(is_active=True).annotate(closed=desk_calendar.closure_today(day)))
     location = next((loc for loc in locations if loc.pk == location_id), None)
     if location is None:
         raise Http404
+    closed = location.closed or ""  # type: ignore[attr-defined]
 
     def week_url(provider_id: int) -> str:
         return reverse("booking:calendar_week", args=[provider_id, day])
 
     if rooms:
-        grid = desk_calendar.rooms_grid(location, day)
+        grid = desk_calendar.rooms_grid(location, day, closed=closed)
     else:
-        grid = desk_calendar.day_grid(location, day, week_url=week_url)
+        grid = desk_calendar.day_grid(location, day, week_url=week_url, closed=closed)
     name = "booking:calendar_rooms" if rooms else "booking:calendar_day"
     return {
         **_common(path or request.path, day, location=location),
@@ -120,8 +120,10 @@ def _day_context(
 
 
 def _week_context(request: HttpRequest, provider_id: int, day: date, *, path: str = "") -> dict[str, Any]:
-    provider = get_object_or_404(Provider, pk=provider_id)
-    grid, home = desk_calendar.week_grid(provider, day)
+    try:
+        provider, grid, home = desk_calendar.week_grid(provider_id, day)
+    except Provider.DoesNotExist:
+        raise Http404 from None
     monday = desk_calendar.week_start(day)
     name = "booking:calendar_week"
     return {
@@ -169,7 +171,9 @@ def _grid_context_for(request: HttpRequest, path: str) -> dict[str, Any] | None:
     kwargs = match.kwargs
     if match.url_name == "calendar_week":
         return _week_context(request, kwargs["provider_id"], kwargs["day"], path=path)
-    return _day_context(request, kwargs["location_id"], kwargs["day"], rooms=match.url_name == "calendar_rooms", path=path)
+    return _day_context(
+        request, kwargs["location_id"], kwargs["day"], rooms=match.url_name == "calendar_rooms", path=path
+    )
 
 
 def _answer(
@@ -215,7 +219,9 @@ def calendar_book(request: HttpRequest, location_id: int) -> HttpResponse:
         start = parse_start(request.GET.get("start", ""))
         if start is None:
             raise Http404
-        form = BookForm(initial={"start": start.isoformat(), "provider": request.GET.get("provider")}, location=location)
+        form = BookForm(
+            initial={"start": start.isoformat(), "provider": request.GET.get("provider")}, location=location
+        )
         return _answer(request, "book", _book_context(request, form, location, start))
     form = BookForm(request.POST, location=location)
     start = parse_start(request.POST.get("start", "")) or timezone.now()
@@ -247,12 +253,14 @@ def _book(request: HttpRequest, form: BookForm, location: Location, patient: Pat
         # The patient is kept picked (a new one is saved by now), so picking an alternative
         # books them without typing anything again.
         form = BookForm(
-            {**form.data.dict(), "patient": patient.pk, **{f: "" for f in ("first_name", "last_name", "phone")}},
+            {**form.data.dict(), "patient": patient.pk, **dict.fromkeys(("first_name", "last_name", "phone"), "")},
             location=location,
         )
         form.is_valid()
         context = _book_context(request, form, location, data["start"], picked=patient)
-        context.update(_refusal(exc, location), alt_fields=[("patient", patient.pk), ("visit_type", data["visit_type"].pk)])
+        context.update(
+            _refusal(exc, location), alt_fields=[("patient", patient.pk), ("visit_type", data["visit_type"].pk)]
+        )
         return _answer(request, "book", context, status=exc.status)
     when = desk_calendar.local_text(appointment.start, location.tz)
     context = _appointment_context(request, _appointment_or_404(appointment.pk))
@@ -376,7 +384,9 @@ def calendar_cancel(request: HttpRequest, appointment_id: int) -> HttpResponse:
     return _status_change(
         request,
         appointment,
-        lambda: services.cancel_appointment(appointment=appointment, by=request.user, reason=form.cleaned_data["reason"]),
+        lambda: services.cancel_appointment(
+            appointment=appointment, by=request.user, reason=form.cleaned_data["reason"]
+        ),
         _("Cancelled."),
         cancel_form=form,
     )
@@ -387,7 +397,9 @@ def calendar_cancel(request: HttpRequest, appointment_id: int) -> HttpResponse:
 def calendar_check_in(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _appointment_or_404(appointment_id)
     done = _("%(patient)s is checked in.") % {"patient": appointment.patient.full_name}
-    return _status_change(request, appointment, lambda: services.check_in(appointment=appointment, by=request.user), done)
+    return _status_change(
+        request, appointment, lambda: services.check_in(appointment=appointment, by=request.user), done
+    )
 
 
 @staff_only
@@ -408,7 +420,9 @@ def _status_change(
     except BookingError as exc:
         context = _appointment_context(request, _appointment_or_404(appointment.pk), error=exc.detail, **extra)
         return _answer(request, "appointment", context, status=exc.status)
-    return _answer(request, "appointment", _appointment_context(request, _appointment_or_404(appointment.pk)), success=success)
+    return _answer(
+        request, "appointment", _appointment_context(request, _appointment_or_404(appointment.pk)), success=success
+    )
 
 
 def _refusal(exc: BookingError, location: Location) -> dict[str, Any]:
