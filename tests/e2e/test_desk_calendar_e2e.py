@@ -163,7 +163,9 @@ def test_dragging_a_visit_onto_a_free_time_moves_it(live_server, page):
     log_in(page, live_server, "desk")
     open_day(page, live_server, clinic)
     page.locator(".cal-appt", has_text="Alice Moreno").drag_to(
-        page.locator(f'td.cal-free[data-provider="{clinic.dr_chen.pk}"][data-start*="T16:00:00"]')  # in view: no scrolling mid-drag
+        page.locator(
+            f'td.cal-free[data-provider="{clinic.dr_chen.pk}"][data-start*="T16:00:00"]'
+        )  # in view: no scrolling mid-drag
     )
     expect(page.locator("#desk-panel").get_by_role("status")).to_contain_text("Moved to")
     alice_visit.refresh_from_db()
