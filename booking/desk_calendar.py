@@ -16,10 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.db.models import OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
@@ -81,6 +84,12 @@ class Entry:
     movable: bool
     start_ts: int = 0
     end_ts: int = 0
+    url: str = ""  # the appointment's panel
+    move_url: str = ""
+
+    @property
+    def pk_text(self) -> str:
+        return str(self.pk)
 
 
 @dataclass
@@ -95,12 +104,25 @@ class Cell:
     location_id: int | None = None  # where a booking made here takes place
 
     @property
-    def time_text(self) -> str:
-        return self.start.strftime("%H:%M")
+    def span(self) -> str:
+        return str(self.rows)  # text: an int would go through number formatting, per cell
 
     @property
     def iso(self) -> str:
         return self.start.isoformat()
+
+    @property
+    def book_url(self) -> str:
+        """The booking panel for this time (and this column's provider)."""
+        if self.location_id is None:
+            return ""
+        query = urlencode({"start": self.iso, "provider": self.column.provider_id or ""})
+        return f"{_url('booking:calendar_book', self.location_id)}?{query}"
+
+    @property
+    def label(self) -> str:
+        """What a screen reader says for a free time: "Book 09:15, Maria Alvarez, MD"."""
+        return _("Book %(time)s, %(column)s") % {"time": self.start.strftime("%H:%M"), "column": self.column.title}
 
 
 @dataclass
@@ -117,6 +139,10 @@ class Column:
     closed_reason: str = ""
     cells: dict[int, Cell] = field(default_factory=dict)  # first row -> cell
 
+    @property
+    def provider_text(self) -> str:
+        return str(self.provider_id or "")
+
 
 @dataclass
 class Row:
@@ -128,6 +154,10 @@ class Row:
     is_now: bool
     has_now: bool  # the quarter hour this header spans contains now
     cells: list[Cell]
+
+    @property
+    def quarter_span(self) -> str:
+        return str(self.quarter_rows)
 
 
 @dataclass
@@ -325,7 +355,22 @@ def entry_for(appointment: Appointment, tz: ZoneInfo, screening: Screening | Non
         movable=appointment.status in MOVABLE,
         start_ts=int(appointment.start.timestamp()),
         end_ts=int(appointment.end.timestamp()),
+        url=_url("booking:calendar_appointment", appointment.pk),
+        move_url=_url("booking:calendar_move", appointment.pk),
     )
+
+
+@lru_cache(maxsize=16)
+def _url_prefix(name: str) -> tuple[str, str]:
+    """A URL reversed once with a marker id, split around it: hundreds of links per page."""
+    marker = 987654321
+    before, after = reverse(name, args=[marker]).split(str(marker))
+    return before, after
+
+
+def _url(name: str, pk: int) -> str:
+    before, after = _url_prefix(name)
+    return f"{before}{pk}{after}"
 
 
 def _appointments(filters: Q) -> list[Appointment]:

@@ -31,6 +31,40 @@
     if (heading) heading.focus();
   });
 
+  // The grid scrolls inside its box: open it at "now" (today) or the first visit or open time,
+  // and keep its scroll position when an action sends a fresh grid back.
+  function scroller() { return document.querySelector("#calendar-grid .cal-scroll"); }
+
+  function scrollToStart() {
+    var box = scroller();
+    if (!box) return;
+    var mark = box.querySelector(".cal-time.has-now, .cal-appt, .cal-free");
+    var head = box.querySelector("thead");
+    if (!mark) return;
+    var top = mark.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    box.scrollTop = Math.max(0, top - (head ? head.offsetHeight : 0) - 8);
+  }
+
+  var kept = null;
+  function keep(event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "calendar-grid" || !scroller()) return;
+    kept = { top: scroller().scrollTop, left: scroller().scrollLeft };
+  }
+  function restore(event) {
+    var target = event.detail && event.detail.target;
+    if (!kept || !target || target.id !== "calendar-grid" || !scroller()) return;
+    scroller().scrollTop = kept.top;
+    scroller().scrollLeft = kept.left;
+    kept = null;
+  }
+  document.addEventListener("htmx:oobBeforeSwap", keep);
+  document.addEventListener("htmx:beforeSwap", keep);
+  document.addEventListener("htmx:oobAfterSwap", restore);
+  document.addEventListener("htmx:afterSwap", restore);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", scrollToStart);
+  else scrollToStart();
+
   // Drag and drop: a booked visit onto a free time posts the move; the answer (the visit, or
   // the conflict with alternatives) shows in the panel and the grid is sent back with it.
   var dragged = null;

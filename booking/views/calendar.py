@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve, reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -137,7 +137,7 @@ def _week_context(request: HttpRequest, provider_id: int, day: date, *, path: st
         "next_url": reverse(name, args=[provider.pk, monday + timedelta(days=7)]),
         "today_url": reverse(name, args=[provider.pk, timezone.localdate(timezone=grid.tz)]),
         "day_url": reverse("booking:calendar_day", args=[home.pk, day]) if home else "",
-        "day_text": _("Week of %(day)s") % {"day": monday.strftime("%Y-%m-%d")},
+        "day_text": _("Week of %(day)s") % {"day": dateformat.format(monday, "l j F Y")},
     }
 
 
