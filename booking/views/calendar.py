@@ -169,11 +169,13 @@ def _grid_context_for(request: HttpRequest, path: str) -> dict[str, Any] | None:
     if match.namespace != "booking" or match.url_name not in GRID_VIEWS:
         return None
     kwargs = match.kwargs
-    if match.url_name == "calendar_week":
-        return _week_context(request, kwargs["provider_id"], kwargs["day"], path=path)
-    return _day_context(
-        request, kwargs["location_id"], kwargs["day"], rooms=match.url_name == "calendar_rooms", path=path
-    )
+    try:
+        if match.url_name == "calendar_week":
+            return _week_context(request, kwargs["provider_id"], kwargs["day"], path=path)
+        rooms = match.url_name == "calendar_rooms"
+        return _day_context(request, kwargs["location_id"], kwargs["day"], rooms=rooms, path=path)
+    except Http404:
+        return None  # a location closed down or a provider removed since the page was loaded
 
 
 def _answer(

@@ -519,3 +519,17 @@ def test_providers_and_admins_can_run_the_desk_actions_too(client, clinic, froze
     assert response.status_code == 200
     appointment.refresh_from_db()
     assert appointment.status == Status.CHECKED_IN
+
+
+def test_an_action_whose_calendar_is_gone_still_answers_the_panel(desk, clinic):
+    appointment = book(clinic, clinic.alice, clinic.dr_alvarez, clinic.at(MONDAY, 9))
+    gone = f"/desk/calendar/{clinic.location.pk + 99}/2026-12-07"
+    response = htmx_post(desk, f"/desk/calendar/appointments/{appointment.pk}/cancel", {"reason": "ill"}, gone)
+    assert response.status_code == 200
+    assert "hx-swap-oob" not in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CANCELLED
+
+
+def test_the_week_of_an_unknown_provider_is_a_404(desk, clinic):
+    assert desk.get(f"/desk/calendar/provider/{clinic.dr_chen.pk + 99}/week/{MONDAY}").status_code == 404
