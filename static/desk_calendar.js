@@ -42,7 +42,8 @@
     var head = box.querySelector("thead");
     if (!mark) return;
     var top = mark.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
-    box.scrollTop = Math.max(0, top - (head ? head.offsetHeight : 0) - 8);
+    // Leave half an hour above the mark in view.
+    box.scrollTop = Math.max(0, top - (head ? head.offsetHeight : 0) - 60);
   }
 
   var kept = null;

@@ -20,7 +20,7 @@ from clinic.models import WorkingHours
 from patients.models import Patient, ReviewStatus, Screening
 from tests.conftest import build_clinic
 from tests.e2e.conftest import log_in, serious_violations
-from tests.factories import make_user
+from tests.factories import make_patient, make_provider, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -216,3 +216,28 @@ def test_the_week_and_rooms_views_render_at_both_widths(live_server, page, shot)
     page.set_viewport_size(PHONE)
     shot("desk-calendar-rooms-phone")
     assert serious_violations(page) == []
+
+
+def test_a_day_of_ten_providers_at_1280_and_375_pixels(live_server, page, shot):
+    clinic = desk_clinic()
+    for i in range(8):
+        provider = make_provider(
+            display_name=f"Provider {i + 1:02d}", locations=[clinic.location], visit_types=[clinic.tpi]
+        )
+        WorkingHours.objects.create(
+            provider=provider, location=clinic.location, weekday=today(clinic).weekday(), start=time(6), end=time(20)
+        )
+        book(
+            clinic, make_patient(first_name=f"Pat{i}", email=f"pat{i}@example.com"), provider, 15 + i // 2
+        )  # two rooms
+    book(clinic, clinic.alice, clinic.dr_alvarez, 19)
+    page.set_viewport_size(DESKTOP)
+    log_in(page, live_server, "desk")
+    open_day(page, live_server, clinic)
+    expect(page.locator(".cal-col-head")).to_have_count(10)
+    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]  # the grid scrolls, not the page
+    shot("desk-calendar-ten-providers-desktop")
+    assert serious_violations(page) == []
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot("desk-calendar-ten-providers-phone")
