@@ -25,6 +25,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from booking.models import Appointment, Status
 from clinic.models import Closure, Location, Provider, Room, TimeOff, VisitKind, WorkingHours
@@ -47,7 +48,11 @@ STATUS_ICONS = {
     Status.CANCELLED: "⊘",
     Status.EXPIRED: "◌",
 }
-KIND_SHORT = {VisitKind.EVALUATION: "EV", VisitKind.PROCEDURE: "TPI", VisitKind.FOLLOW_UP: "FU"}
+KIND_SHORT = {
+    VisitKind.EVALUATION: pgettext_lazy("visit kind code", "EV"),
+    VisitKind.PROCEDURE: pgettext_lazy("visit kind code", "TPI"),
+    VisitKind.FOLLOW_UP: pgettext_lazy("visit kind code", "FU"),
+}
 
 
 def local_text(instant: datetime, tz: ZoneInfo, fmt: str = "D j M Y, H:i T") -> str:
@@ -343,7 +348,7 @@ def entry_for(appointment: Appointment, tz: ZoneInfo, screening: Screening | Non
         status_icon=STATUS_ICONS.get(appointment.status, ""),
         kind=visit_type.kind,
         kind_label=str(VisitKind(visit_type.kind).label),
-        kind_short=KIND_SHORT.get(visit_type.kind, ""),
+        kind_short=str(KIND_SHORT.get(visit_type.kind, "")),
         visit=visit_type.name,
         provider=str(appointment.provider),
         provider_id=appointment.provider_id,
