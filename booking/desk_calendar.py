@@ -568,7 +568,8 @@ def week_grid(provider_id: int, day: date, *, now: datetime | None = None) -> tu
         current = monday + timedelta(days=offset)
         key = f"day-{current.isoformat()}"
         day_of[key] = current
-        column = Column(key=key, title=dateformat.format(current, "D j M"), is_today=current == today)
+        title = dateformat.format(current, "D j M")
+        column = Column(key=key, title=title, provider_id=provider.pk, is_today=current == today)
         shut = {c.location_id: c.reason for c in closures if c.start_date <= current <= c.end_date}
         for h in hours:
             if h.weekday != current.weekday():

@@ -533,3 +533,9 @@ def test_an_action_whose_calendar_is_gone_still_answers_the_panel(desk, clinic):
 
 def test_the_week_of_an_unknown_provider_is_a_404(desk, clinic):
     assert desk.get(f"/desk/calendar/provider/{clinic.dr_chen.pk + 99}/week/{MONDAY}").status_code == 404
+
+
+def test_a_free_time_in_the_week_view_books_with_that_provider(desk, clinic):
+    html = desk.get(f"/desk/calendar/provider/{clinic.dr_chen.pk}/week/{MONDAY}").content.decode()
+    assert f"provider={clinic.dr_chen.pk}" in html
+    assert f'data-provider="{clinic.dr_chen.pk}"' in html  # a drop target for a dragged visit
