@@ -282,6 +282,7 @@ def _column_cells(column: Column, t0: int, count: int, step: int, now_ts: int, t
         else:
             clusters.append((first, last, [entry]))
     taken: dict[int, tuple[int, list[Entry]]] = {top: (bottom, entries) for top, bottom, entries in clusters}
+    now_row = (now_ts - t0) // step if t0 <= now_ts < t0 + count * step else -1  # free cells break there
     i = 0
     while i < count:
         if i in taken:
@@ -291,7 +292,7 @@ def _column_cells(column: Column, t0: int, count: int, step: int, now_ts: int, t
             continue
         state, location_id = _state(column, t0 + i * step, step, now_ts)
         j = i + 1
-        while j < count and j not in taken:
+        while j < count and j not in taken and j != now_row:
             at = t0 + j * step
             if _local(at, tz).minute % BOOK_STEP_MINUTES == 0 or _state(column, at, step, now_ts) != (
                 state,

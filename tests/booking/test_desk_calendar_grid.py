@@ -72,3 +72,10 @@ def test_today_marks_the_row_of_now_and_past_free_time():
     assert [r.index for r in grid.rows if r.is_now] == [4]
     assert grid.now_text == "08:20" and grid.zone == "EST"
     assert cells(grid)[:3] == [("08:00", 3, "past"), ("08:15", 1, "past"), ("08:20", 2, "open")]
+
+
+def test_a_free_cell_breaks_at_the_now_row_so_the_line_shows():
+    now = datetime.combine(DAY, time(8, 24), tzinfo=NY)
+    grid = build_grid([column()], tz=NY, first_wall=time(8), last_wall=time(9), day_of={"p1": DAY}, now=now)
+    assert cells(grid)[1:3] == [("08:15", 1, "past"), ("08:20", 1, "past")]
+    assert grid.rows[4].cells[0].start.strftime("%H:%M") == "08:20"
