@@ -66,6 +66,7 @@ GOALS = [
     # (measurement name, max median ms, max queries or None)
     ("b_10_providers_30_days_python", 25.0, 6),
     ("c_http_book", 10.0, None),
+    ("desk_calendar_day_10_providers_full", 100.0, 10),
 ]
 TRANSPORT = "in-process client (django.test.Client, no network)"
 
@@ -626,10 +627,59 @@ def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
         ]
 
 
+def scenario_desk_calendar(ctx: Context) -> list[dict[str, Any]]:
+    """The desk's day calendar page for 10 providers on a full day (every 30-minute start
+    booked, 8:00-17:00), over HTTP as a logged-in front-desk user; queries must stay flat."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from booking.models import Appointment, Status
+
+    day = ctx.today + timedelta(days=DATA_DAYS + 1)
+    while day.weekday() >= 5:  # a weekday after the random data: nothing booked there yet
+        day += timedelta(days=1)
+    end_delta = timedelta(minutes=VISIT_MINUTES)
+    Appointment.objects.bulk_create(
+        [
+            Appointment(
+                patient=ctx.rng.choice(ctx.patients),
+                provider=provider,
+                location=ctx.location,
+                visit_type=ctx.visit_type,
+                start=start,
+                end=start + end_delta,
+                block_start=start,
+                block_end=start + end_delta,
+                status=Status.BOOKED,
+            )
+            for provider in ctx.providers
+            for start in _grid(day, ctx.location.tz)
+        ]
+    )
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench-desk"))
+    url = f"/desk/calendar/{ctx.location.pk}/{day.isoformat()}"
+
+    def call() -> Any:
+        response = client.get(url)
+        assert response.status_code == 200, (response.status_code, response.content[:500])
+        return response
+
+    row, response = measure(ctx, "desk_calendar_day_10_providers_full", call)
+    row.update(
+        providers=PROVIDERS,
+        appointments=len(ctx.providers) * len(_grid(day, ctx.location.tz)),
+        html_kb=round(len(response.content) / 1024, 1),
+        transport=TRANSPORT,
+    )
+    return [row]
+
+
 SCENARIOS: list[tuple[str, Callable[[Context], list[dict[str, Any]]]]] = [
     ("a", scenario_a),
     ("b", scenario_b),
     ("c", scenario_c),
+    ("desk_calendar", scenario_desk_calendar),
     ("reminders", scenario_reminders),
 ]
 

@@ -1,9 +1,26 @@
 """Pages of the booking app: the front desk's series pages and a patient's own series."""
 
-from django.urls import path
+from datetime import date
+
+from django.urls import path, register_converter
 
 from booking import messages_views, views
-from booking.views import manage_link, patients_manage
+from booking.views import calendar, manage_link, patients_manage
+
+
+class DateConverter:
+    """A local date as YYYY-MM-DD; anything else (2026-02-30 too) is not a match, so 404."""
+
+    regex = r"\d{4}-\d{2}-\d{2}"
+
+    def to_python(self, value: str) -> date:
+        return date.fromisoformat(value)
+
+    def to_url(self, value: date | str) -> str:
+        return value.isoformat() if isinstance(value, date) else value
+
+
+register_converter(DateConverter, "isodate")
 
 app_name = "booking"
 
@@ -22,6 +39,19 @@ urlpatterns = [
     path("desk/series/<int:series_id>/extend", views.desk_series_extend, name="desk_series_extend"),
     path("desk/series/<int:series_id>/complete", views.desk_series_complete, name="desk_series_complete"),
     path("desk/series/<int:series_id>/move", views.desk_series_move, name="desk_series_move"),
+    path("desk/calendar/", calendar.calendar_home, name="calendar_home"),
+    path("desk/calendar/<int:location_id>/<isodate:day>", calendar.calendar_day, name="calendar_day"),
+    path("desk/calendar/<int:location_id>/<isodate:day>/rooms", calendar.calendar_rooms, name="calendar_rooms"),
+    path("desk/calendar/provider/<int:provider_id>/week/<isodate:day>", calendar.calendar_week, name="calendar_week"),
+    path("desk/calendar/<int:location_id>/book", calendar.calendar_book, name="calendar_book"),
+    path("desk/calendar/patients", calendar.calendar_patients, name="calendar_patients"),
+    path("desk/calendar/appointments/<int:appointment_id>", calendar.calendar_appointment, name="calendar_appointment"),
+    path("desk/calendar/appointments/<int:appointment_id>/move", calendar.calendar_move, name="calendar_move"),
+    path("desk/calendar/appointments/<int:appointment_id>/cancel", calendar.calendar_cancel, name="calendar_cancel"),
+    path(
+        "desk/calendar/appointments/<int:appointment_id>/check-in", calendar.calendar_check_in, name="calendar_check_in"
+    ),
+    path("desk/calendar/appointments/<int:appointment_id>/no-show", calendar.calendar_no_show, name="calendar_no_show"),
     path("my/series/", views.my_series_list, name="my_series_list"),
     path("my/series/<int:series_id>", views.my_series, name="my_series"),
     path("my/appointments/", patients_manage.my_appointments, name="my_appointments"),
