@@ -3,6 +3,7 @@
 from django.urls import path
 
 from booking import messages_views, views
+from booking.views import book
 
 app_name = "booking"
 
@@ -23,5 +24,15 @@ urlpatterns = [
     path("desk/series/<int:series_id>/move", views.desk_series_move, name="desk_series_move"),
     path("my/series/", views.my_series_list, name="my_series_list"),
     path("my/series/<int:series_id>", views.my_series, name="my_series"),
+    path("book/", book.book_start, name="book_start"),
+    path("book/visit", book.book_visit, name="book_visit"),
+    path("book/provider", book.book_provider, name="book_provider"),
+    path("book/calendar", book.book_calendar, name="book_calendar"),
+    path("book/hold", book.book_hold, name="book_hold"),
+    path("book/held/<int:appointment_id>", book.book_review, name="book_review"),
+    path("book/held/<int:appointment_id>/screening", book.book_screening, name="book_screening"),
+    path("book/held/<int:appointment_id>/confirm", book.book_confirm, name="book_confirm"),
+    path("book/held/<int:appointment_id>/release", book.book_release, name="book_release"),
+    path("book/done/<int:appointment_id>", book.book_done, name="book_done"),
     *messages_views.urlpatterns,
 ]
