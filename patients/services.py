@@ -81,9 +81,13 @@ def update_profile(*, patient: Patient, by: Any, **fields: Any) -> Patient:
     for name, value in fields.items():
         setattr(patient, name, value)
     patient.full_clean(exclude=["user"])
+    user = patient.user
+    user_model = get_user_model()
+    if user is not None and patient.email and user.username == user.email:
+        if user_model.objects.filter(username__iexact=patient.email).exclude(pk=user.pk).exists():
+            raise ValidationError({"email": _("An account with this e-mail already exists. Please log in.")})
     with transaction.atomic():
         patient.save()
-        user = patient.user
         if user is not None:
             user.first_name, user.last_name = patient.first_name, patient.last_name
             if patient.email and user.username == user.email:
