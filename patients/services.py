@@ -83,9 +83,9 @@ def update_profile(*, patient: Patient, by: Any, **fields: Any) -> Patient:
     patient.full_clean(exclude=["user"])
     user = patient.user
     user_model = get_user_model()
-    if user is not None and patient.email and user.username == user.email:
-        if user_model.objects.filter(username__iexact=patient.email).exclude(pk=user.pk).exists():
-            raise ValidationError({"email": _("An account with this e-mail already exists. Please log in.")})
+    renames_login = user is not None and patient.email and user.username == user.email
+    if renames_login and user_model.objects.filter(username__iexact=patient.email).exclude(pk=user.pk).exists():
+        raise ValidationError({"email": _("An account with this e-mail already exists. Please log in.")})
     with transaction.atomic():
         patient.save()
         if user is not None:

@@ -105,7 +105,7 @@ def test_after_approval_the_patient_books_the_procedure_online(client, clinic, a
     }
     held_url = client.post(reverse("booking:book_hold"), data).url
     held = clinic.alice.appointments.get()
-    answers = {name: "False" for name in ("infection_near_site", "systemic_infection", "anaesthetic_allergy")}
+    answers = dict.fromkeys(("infection_near_site", "systemic_infection", "anaesthetic_allergy"), "False")
     answers |= {"latex_allergy": "False", "bleeding_disorder": "False", "blood_thinner": "True", "needle_fear": "False"}
     assert client.post(reverse("booking:book_screening", args=[held.pk]), answers).url == held_url
     client.post(reverse("booking:book_confirm", args=[held.pk]))
