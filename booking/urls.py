@@ -1,9 +1,9 @@
-"""Pages of the booking app: the front desk's series pages and a patient's own series."""
+"""Pages of the booking app: the front desk's series pages, a patient's own series, the booking wizard."""
 
 from django.urls import path
 
 from booking import messages_views, views
-from booking.views import book
+from booking.views import book, book_held
 
 app_name = "booking"
 
@@ -29,10 +29,10 @@ urlpatterns = [
     path("book/provider", book.book_provider, name="book_provider"),
     path("book/calendar", book.book_calendar, name="book_calendar"),
     path("book/hold", book.book_hold, name="book_hold"),
-    path("book/held/<int:appointment_id>", book.book_review, name="book_review"),
-    path("book/held/<int:appointment_id>/screening", book.book_screening, name="book_screening"),
-    path("book/held/<int:appointment_id>/confirm", book.book_confirm, name="book_confirm"),
-    path("book/held/<int:appointment_id>/release", book.book_release, name="book_release"),
-    path("book/done/<int:appointment_id>", book.book_done, name="book_done"),
+    path("book/held/<int:appointment_id>", book_held.book_review, name="book_review"),
+    path("book/held/<int:appointment_id>/screening", book_held.book_screening, name="book_screening"),
+    path("book/held/<int:appointment_id>/confirm", book_held.book_confirm, name="book_confirm"),
+    path("book/held/<int:appointment_id>/release", book_held.book_release, name="book_release"),
+    path("book/done/<int:appointment_id>", book_held.book_done, name="book_done"),
     *messages_views.urlpatterns,
 ]

@@ -10,7 +10,6 @@ meanwhile 409 with free alternatives.
 from __future__ import annotations
 
 import calendar
-import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import dateformat, timezone, translation
 from django.utils.translation import gettext as _
@@ -30,8 +29,6 @@ from booking.availability import Reason, Slot, find_slots
 from booking.errors import BookingError, SlotTaken
 from booking.models import Appointment, Series, Status
 from clinic.models import Location, Provider, VisitKind, VisitType
-from patients import services as patient_services
-from patients.forms import ScreeningForm
 from patients.models import Patient, ReviewStatus, Screening
 
 ANY = "any"
@@ -143,7 +140,7 @@ def tampered_page(request: HttpRequest) -> HttpResponse:
     return render(request, "booking/book_problem.html", context, status=400)
 
 
-def _patient_or_404(request: HttpRequest) -> Patient:
+def patient_or_404(request: HttpRequest) -> Patient:
     """The logged-in patient (staff answer 404). Read through the user's `patient` relation, so
     the page header's own `user.patient` costs no second query."""
     try:
@@ -188,22 +185,24 @@ def eligibility(patient: Patient, visit_type: VisitType, *, now: datetime | None
 # --- the steps --------------------------------------------------------------------------------
 
 
-def _step(request: HttpRequest, template: str, step: int, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def step_page(
+    request: HttpRequest, template: str, step: int, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     return render(request, template, {"step": step, "steps": 5, **context}, status=status)
 
 
 @login_required
 def book_start(request: HttpRequest) -> HttpResponse:
     """Step 1: where."""
-    _patient_or_404(request)
+    patient_or_404(request)
     locations = list(Location.objects.filter(is_active=True).order_by("name"))
-    return _step(request, "booking/book_location.html", 1, {"locations": locations})
+    return step_page(request, "booking/book_location.html", 1, {"locations": locations})
 
 
 @login_required
 def book_visit(request: HttpRequest) -> HttpResponse:
     """Step 2: which visit; procedure visits show why they are closed when they are."""
-    patient = _patient_or_404(request)
+    patient = patient_or_404(request)
     try:
         choices = read_choices(request.GET, upto="location")
     except Tampered:
@@ -216,22 +215,22 @@ def book_visit(request: HttpRequest) -> HttpResponse:
         .order_by("kind", "name")
     )
     options = [(visit_type, eligibility(patient, visit_type)) for visit_type in visit_types]
-    return _step(request, "booking/book_visit.html", 2, {"choices": choices, "options": options})
+    return step_page(request, "booking/book_visit.html", 2, {"choices": choices, "options": options})
 
 
 @login_required
 def book_provider(request: HttpRequest) -> HttpResponse:
     """Step 3: a provider, or whoever is free first."""
-    patient = _patient_or_404(request)
+    patient = patient_or_404(request)
     try:
         choices = read_choices(request.GET, upto="visit")
     except Tampered:
         return tampered_page(request)
     allowed = eligibility(patient, choices.visit_type)
     if not allowed.allowed:
-        return _refused(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
+        return refused_page(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
     providers = list(offering_providers(choices))
-    return _step(request, "booking/book_provider.html", 3, {"choices": choices, "providers": providers})
+    return step_page(request, "booking/book_provider.html", 3, {"choices": choices, "providers": providers})
 
 
 def _month_of(value: str | None, today: date) -> date:
@@ -285,18 +284,18 @@ def time_options(slots: list[Slot], tz: Any, names: dict[int, str]) -> list[Time
 @login_required
 def book_calendar(request: HttpRequest) -> HttpResponse:
     """Step 4: a month with the days that have room; a picked day lists its times (htmx swaps them)."""
-    patient = _patient_or_404(request)
+    patient = patient_or_404(request)
     try:
         choices = read_choices(request.GET, upto="provider")
     except Tampered:
         return tampered_page(request)
     allowed = eligibility(patient, choices.visit_type)
     if not allowed.allowed:
-        return _refused(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
+        return refused_page(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
     context = calendar_context(choices, request.GET.get("month"), _day_of(request.GET.get("day")))
     if request.htmx and request.GET.get("day"):
         return render(request, "booking/_book_times.html", context)
-    return _step(request, "booking/book_calendar.html", 4, context)
+    return step_page(request, "booking/book_calendar.html", 4, context)
 
 
 def calendar_context(choices: Choices, month_text: str | None, day: date | None) -> dict[str, Any]:
@@ -350,7 +349,9 @@ def calendar_context(choices: Choices, month_text: str | None, day: date | None)
     }
 
 
-def _refused(request: HttpRequest, message: str, retry_url: str, *, status: int = 422, **extra: Any) -> HttpResponse:
+def refused_page(
+    request: HttpRequest, message: str, retry_url: str, *, status: int = 422, **extra: Any
+) -> HttpResponse:
     return render(
         request, "booking/book_problem.html", {"message": message, "retry_url": retry_url, **extra}, status=status
     )
@@ -370,7 +371,7 @@ def _parse_start(value: str | None) -> datetime:
 @require_POST
 def book_hold(request: HttpRequest) -> HttpResponse:
     """Step 5: hold the chosen time for a few minutes while the patient finishes."""
-    patient = _patient_or_404(request)
+    patient = patient_or_404(request)
     try:
         choices = read_choices(request.POST, upto="provider")
         start_text, _bar, provider_text = request.POST.get("slot", "").partition("|")
@@ -387,7 +388,7 @@ def book_hold(request: HttpRequest) -> HttpResponse:
         + choices.query(day=timezone.localtime(start, choices.location.tz).date().isoformat())
     )
     if not allowed.allowed:
-        return _refused(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
+        return refused_page(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
     try:
         held = services.book_appointment(
             patient=patient,
@@ -402,7 +403,7 @@ def book_hold(request: HttpRequest) -> HttpResponse:
         again = _same_hold(patient, choices, start)
         if again is not None:  # a double submit of this very time
             return redirect("booking:book_review", again.pk)
-        return _refused(
+        return refused_page(
             request,
             refusal_text(exc),
             calendar_url,
@@ -414,7 +415,7 @@ def book_hold(request: HttpRequest) -> HttpResponse:
         again = _same_hold(patient, choices, start) if exc.code == Reason.PATIENT_BUSY else None
         if again is not None:
             return redirect("booking:book_review", again.pk)
-        return _refused(request, refusal_text(exc), calendar_url, status=exc.status)
+        return refused_page(request, refusal_text(exc), calendar_url, status=exc.status)
     return redirect("booking:book_review", held.pk)
 
 
@@ -443,114 +444,3 @@ def _alternatives(exc: SlotTaken, choices: Choices) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-# --- the held time: screening, confirm ---------------------------------------------------------
-
-
-def own_appointment(request: HttpRequest, appointment_id: int) -> Appointment:
-    """The patient's own appointment; anyone else's answers 404."""
-    patient = _patient_or_404(request)
-    return get_object_or_404(
-        Appointment.objects.select_related("location", "visit_type", "provider"), pk=appointment_id, patient=patient
-    )
-
-
-def _screening_of(appointment: Appointment) -> Screening | None:
-    return appointment.screenings.order_by("-created_at", "-id").first()
-
-
-def _calendar_url(appointment: Appointment) -> str:
-    choices = Choices(appointment.location, appointment.visit_type, appointment.provider)
-    day = timezone.localtime(appointment.start, appointment.location.tz).date()
-    return reverse("booking:book_calendar") + "?" + choices.query(day=day.isoformat())
-
-
-def summary(appointment: Appointment) -> dict[str, Any]:
-    tz = appointment.location.tz
-    local = timezone.localtime(appointment.start, tz)
-    return {
-        "appointment": appointment,
-        "when_day": local_day_text(local.date()),
-        "when_time": local_time_text(local, tz),
-        "hold_until": local_time_text(appointment.hold_expires_at, tz) if appointment.hold_expires_at else "",
-        "calendar_url": _calendar_url(appointment),
-    }
-
-
-@login_required
-def book_review(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    """The held time: check the details and confirm (procedure visits answer the screening first)."""
-    appointment = own_appointment(request, appointment_id)
-    if appointment.status == Status.BOOKED:
-        return redirect("booking:book_done", appointment.pk)
-    if appointment.status != Status.HELD or appointment.hold_expires_at <= timezone.now():
-        return _refused(request, str(REFUSALS["hold_expired"]), _calendar_url(appointment), status=410)
-    screening = _screening_of(appointment)
-    if appointment.visit_type.kind == VisitKind.PROCEDURE and screening is None:
-        return redirect("booking:book_screening", appointment.pk)
-    return _step(request, "booking/book_review.html", 5, {**summary(appointment), "screening": screening})
-
-
-@login_required
-def book_screening(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    """The safety questions before a procedure visit; a blocking answer releases the held time."""
-    appointment = own_appointment(request, appointment_id)
-    if appointment.status != Status.HELD or appointment.visit_type.kind != VisitKind.PROCEDURE:
-        return redirect("booking:book_review", appointment.pk)
-    form = ScreeningForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        screening = patient_services.record_screening(
-            patient=appointment.patient, by=request.user, answers=form.cleaned_data, appointment=appointment
-        )
-        if not screening.blocks_online_booking:
-            return redirect("booking:book_review", appointment.pk)
-        with contextlib.suppress(BookingError):  # the hold already ran out: nothing is kept either way
-            services.cancel_appointment(
-                appointment=appointment, by=request.user, reason="safety screening needs staff review"
-            )
-        return render(request, "booking/book_screening_stop.html", {"appointment": appointment})
-    status = 422 if request.method == "POST" else 200
-    return _step(request, "booking/book_screening.html", 5, {**summary(appointment), "form": form}, status=status)
-
-
-@login_required
-@require_POST
-def book_confirm(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    """Turn the hold into a booking. A second submit finds it booked and shows the same page."""
-    appointment = own_appointment(request, appointment_id)
-    if appointment.visit_type.kind == VisitKind.PROCEDURE and appointment.status == Status.HELD:
-        screening = _screening_of(appointment)
-        if screening is None:
-            return redirect("booking:book_screening", appointment.pk)
-        if screening.blocks_online_booking:
-            return _refused(
-                request,
-                _("The clinic is reviewing your safety answers and will call you."),
-                reverse("booking:book_start"),
-            )
-    try:
-        services.confirm_hold(appointment=appointment, by=request.user)
-    except BookingError as exc:
-        return _refused(request, refusal_text(exc), _calendar_url(appointment), status=exc.status)
-    return redirect("booking:book_done", appointment.pk)
-
-
-@login_required
-@require_POST
-def book_release(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    """Give the held time back and pick another."""
-    appointment = own_appointment(request, appointment_id)
-    if appointment.status == Status.HELD:
-        with contextlib.suppress(BookingError):  # ran out meanwhile
-            services.cancel_appointment(appointment=appointment, by=request.user, reason="patient picked another time")
-    return redirect(_calendar_url(appointment))
-
-
-@login_required
-def book_done(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    """The confirmation page."""
-    appointment = own_appointment(request, appointment_id)
-    if appointment.status != Status.BOOKED:
-        return redirect("booking:book_review", appointment.pk)
-    return render(request, "booking/book_done.html", summary(appointment))
