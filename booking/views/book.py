@@ -28,6 +28,7 @@ from booking import services
 from booking.availability import Reason, Slot, find_slots
 from booking.errors import BookingError, SlotTaken
 from booking.models import Appointment, Series, Status
+from booking.views.plans import error_text
 from clinic.models import Location, Provider, VisitKind, VisitType
 from patients.models import Patient, ReviewStatus, Screening
 
@@ -58,7 +59,8 @@ REFUSALS = {
 
 
 def refusal_text(exc: BookingError) -> str:
-    return str(REFUSALS.get(exc.code, exc.detail))
+    """What the patient reads: the wizard's own wording for each reason, else the service's text."""
+    return str(REFUSALS[exc.code]) if exc.code in REFUSALS else error_text(exc)
 
 
 class Tampered(Exception):
