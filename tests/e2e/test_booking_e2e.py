@@ -195,8 +195,13 @@ def test_the_booking_calendar_on_a_375_pixel_phone(live_server, page, shot):
     )
     if page.locator("a.book-day").count() == 0:
         page.get_by_role("link", name="Next month", exact=True).click()
-    page.locator("a.book-day").first.click()
+    page.locator("a.book-day").first.focus()
+    page.keyboard.press("Enter")  # htmx fetches the day's times only
     expect(page.locator("button.book-time").first).to_be_visible()
+    expect(page.locator("#times-heading")).to_be_focused()  # the keyboard continues from the times
+    assert "day=" in page.url  # and the address can be shared or reloaded
+    page.keyboard.press("Tab")
+    expect(page.locator("button.book-time").first).to_be_focused()
     accessible(page)
     shot("book-calendar-phone")
     page.goto(live_server.url + "/account/profile")
