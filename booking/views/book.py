@@ -216,7 +216,14 @@ def book_visit(request: HttpRequest) -> HttpResponse:
         .distinct()
         .order_by("kind", "name")
     )
-    options = [(visit_type, eligibility(patient, visit_type)) for visit_type in visit_types]
+    by_kind: dict[str, Eligibility] = {}  # the rules depend on the kind only: ask once per kind
+    options = [
+        (
+            visit_type,
+            by_kind.get(visit_type.kind) or by_kind.setdefault(visit_type.kind, eligibility(patient, visit_type)),
+        )
+        for visit_type in visit_types
+    ]
     return step_page(request, "booking/book_visit.html", 2, {"choices": choices, "options": options})
 
 

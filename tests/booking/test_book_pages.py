@@ -282,3 +282,21 @@ def test_a_blood_thinner_stops_online_booking_and_asks_the_desk(alice, clinic):
     assert alice.post(reverse("booking:book_confirm", args=[held.pk])).status_code == 422
     held.refresh_from_db()
     assert held.status == Status.CANCELLED
+
+
+def test_a_past_day_or_a_nonsense_month_shows_the_current_month_without_times(alice, clinic):
+    params = {"location": clinic.location.pk, "visit": clinic.evaluation.pk, "provider": "any"}
+    past = alice.get(reverse("booking:book_calendar"), {**params, "day": "2026-11-02"})
+    assert past.status_code == 200
+    body = past.content.decode()
+    assert "No free times that day" in body and 'name="slot"' not in body
+    assert "December 2026" in body  # never a month before today's
+    nonsense = alice.get(reverse("booking:book_calendar"), {**params, "month": "2026-99", "day": "someday"})
+    assert nonsense.status_code == 200 and "December 2026" in nonsense.content.decode()
+
+
+def test_visit_and_provider_steps_refuse_tampered_choices(alice, clinic):
+    assert alice.get(reverse("booking:book_visit"), {"location": "x"}).status_code == 400
+    params = {"location": clinic.location.pk, "visit": clinic.evaluation.pk, "provider": "999"}
+    assert alice.get(reverse("booking:book_calendar"), params).status_code == 400
+    assert alice.get(reverse("booking:book_provider"), {"location": clinic.location.pk}).status_code == 400
