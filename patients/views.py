@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from booking.errors import BookingError
 from booking.views.desk import staff_only
+from booking.views.plans import local_text
 from clinic.access import patient_for, patients_viewed
 from patients import services
 from patients.forms import ProfileForm, RegisterForm, ReviewForm
@@ -79,6 +80,9 @@ def review_list(request: HttpRequest) -> HttpResponse:
         .select_related("patient", "appointment__provider", "appointment__location", "appointment__visit_type")
         .order_by("created_at", "id")
     )
+    for screening in pending:
+        wanted = screening.appointment
+        screening.wanted_when = local_text(wanted.start, wanted.location.tz) if wanted else ""
     patients_viewed(request, {s.patient_id for s in pending})
     return render(request, "patients/review_list.html", {"pending": pending, "form": ReviewForm()})
 

@@ -5,12 +5,13 @@ from datetime import datetime, time
 import pytest
 from django.urls import reverse
 
+from booking import services as booking_services
 from booking.errors import BookingError
 from booking.models import Status
 from patients import services
 from patients.models import ReviewStatus, Screening
 from tests.conftest import MONDAY
-from tests.factories import sign_in
+from tests.factories import make_patient, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +113,29 @@ def test_after_approval_the_patient_books_the_procedure_online(client, clinic, a
     held.refresh_from_db()
     assert held.status == Status.BOOKED
     assert held.screenings.get().review_status == ReviewStatus.APPROVED
+
+
+def test_the_review_list_costs_the_same_queries_for_one_or_many(client, clinic, desk_user, django_assert_num_queries):
+    sign_in(client, desk_user)
+
+    def want(patient, hour):
+        held = booking_services.book_appointment(
+            patient=patient,
+            provider=clinic.dr_alvarez,
+            visit_type=clinic.tpi,
+            location=clinic.location,
+            start=datetime.combine(MONDAY, time(hour), tzinfo=clinic.location.tz),
+            by=None,
+            hold=True,
+        )
+        services.record_screening(patient=patient, by=None, answers={"blood_thinner": True}, appointment=held)
+
+    want(clinic.alice, 8)
+    client.get(reverse("patients:review_list"))  # warm the session
+    with django_assert_num_queries(6) as one:
+        body = client.get(reverse("patients:review_list")).content.decode()
+    assert "8:00 AM EST" in body or "08:00 EST" in body
+    for number, hour in enumerate((9, 10, 11, 13), start=1):
+        want(make_patient(first_name=f"P{number}", email=f"p{number}@example.com"), hour)
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert client.get(reverse("patients:review_list")).content.decode().count("<article") == 5
