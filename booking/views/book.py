@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -367,12 +367,14 @@ def refused_page(
 
 
 def _parse_start(value: str | None) -> datetime:
+    """An ISO 8601 time with its offset, as the times' buttons send it; anything else is tampered."""
     try:
         start = datetime.fromisoformat(value or "")
-    except ValueError:
+        if timezone.is_naive(start):
+            raise Tampered
+        start.astimezone(UTC) - timedelta(days=2)  # years 1 and 9999 cannot be shifted: not a real time
+    except (ValueError, OverflowError):
         raise Tampered from None
-    if timezone.is_naive(start):
-        raise Tampered
     return start
 
 

@@ -171,6 +171,9 @@ def test_a_time_taken_meanwhile_answers_409_with_free_alternatives(alice, clinic
         {"visit": "999999"},
         {"slot": "not-a-time|1"},
         {"slot": "2026-12-07T09:00:00|1"},  # no offset
+        {"slot": "0001-01-01T00:00:00+14:00|1"},
+        {"slot": "9999-12-31T23:59:00-12:00|1"},
+        {"slot": ""},
         {"provider": "999999"},
     ],
 )
