@@ -142,14 +142,6 @@ def record_screening(
     return screening
 
 
-def link_screening(*, screening: Screening, appointment: Any) -> Screening:
-    """Tie a screening to the appointment it was answered for."""
-    with transaction.atomic():
-        Screening.objects.filter(pk=screening.pk).update(appointment=appointment)
-    screening.appointment = appointment
-    return screening
-
-
 def _review(*, screening: Screening, to: str, by: Any, note: str, now: datetime | None) -> Screening:
     now = now or timezone.now()
     with transaction.atomic():

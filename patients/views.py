@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,6 +21,13 @@ from patients import services
 from patients.forms import ProfileForm, RegisterForm, ReviewForm
 from patients.language import use_language
 from patients.models import Language, Screening
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go after signing up: a `next` on this site only (never an outside address)."""
+    target = request.GET.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    return target if allowed else ""
 
 
 def register(request: HttpRequest) -> HttpResponse:
@@ -43,7 +51,7 @@ def register(request: HttpRequest) -> HttpResponse:
         else:
             login(request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome! Your account is ready."))
-            return redirect(request.GET.get("next") or "booking:book_start")
+            return redirect(_safe_next(request) or "booking:book_start")
     status = 422 if request.method == "POST" else 200
     return render(request, "patients/register.html", {"form": form}, status=status)
 

@@ -147,3 +147,23 @@ def test_two_users_cannot_share_a_login_name(client, frozen):
     make_user("taken@example.com", role=roles.PATIENT)
     response = client.post(reverse("patients:register"), sign_up_data(email="taken@example.com"))
     assert response.status_code == 422 and Patient.objects.count() == 0
+
+
+def test_sign_up_goes_on_to_a_next_page_on_this_site_only(client, frozen):
+    response = client.post(reverse("patients:register") + "?next=/book/visit%3Flocation%3D1", sign_up_data())
+    assert response.url == "/book/visit?location=1"
+    client.logout()
+    response = client.post(
+        reverse("patients:register") + "?next=https://evil.example/", sign_up_data(email="other@example.com")
+    )
+    assert response.url == reverse("booking:book_start")
+
+
+def test_a_failed_sign_up_leaves_no_login_behind(client, frozen, monkeypatch):
+    def broken_save(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Patient, "save", broken_save)
+    with pytest.raises(RuntimeError):
+        client.post(reverse("patients:register"), sign_up_data())
+    assert not get_user_model().objects.exists()
