@@ -36,6 +36,7 @@ ANY = "any"
 NEEDS_EVALUATION = (VisitKind.PROCEDURE, VisitKind.FOLLOW_UP)
 TIME_FORMATS = {"en": "g:i A T", "es": "G:i T"}
 DAY_FORMATS = {"en": "l, F j, Y", "es": r"l j \d\e F \d\e Y"}
+SHORT_DAY_FORMATS = {"en": "D, M j", "es": "D j M"}
 
 # What a refusal means, in the patient's language (the service's own texts are English).
 REFUSALS = {
@@ -262,9 +263,9 @@ def local_time_text(instant: datetime, tz: Any) -> str:
     return dateformat.format(instant.astimezone(tz), TIME_FORMATS.get(language[:2], TIME_FORMATS["en"]))
 
 
-def local_day_text(day: date) -> str:
+def local_day_text(day: date, formats: dict[str, str] = DAY_FORMATS) -> str:
     language = translation.get_language() or "en"
-    return dateformat.format(day, DAY_FORMATS.get(language[:2], DAY_FORMATS["en"]))
+    return dateformat.format(day, formats.get(language[:2], formats["en"]))
 
 
 @dataclass(frozen=True)
@@ -450,7 +451,7 @@ def _alternatives(exc: SlotTaken, choices: Choices) -> list[dict[str, Any]]:
             {
                 "start": alternative["start"],
                 "provider_id": alternative["provider"],
-                "label": f"{local_day_text(start.date())}, {local_time_text(start, tz)}",
+                "label": f"{local_day_text(start.date(), SHORT_DAY_FORMATS)}, {local_time_text(start, tz)}",
                 "provider_name": names.get(alternative["provider"], ""),
             }
         )

@@ -1,7 +1,7 @@
 """A patient books on a phone: sign up and book an evaluation; a blood thinner stops a procedure
 and the desk approves it; the same booking in Spanish. axe runs on every page of the wizard."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -208,3 +208,37 @@ def test_the_booking_calendar_on_a_375_pixel_phone(live_server, page, shot):
     expect(page.get_by_label("Preferred language")).to_be_visible()
     accessible(page)
     shot("profile-phone")
+
+
+def test_a_time_taken_while_the_patient_decides_offers_free_alternatives(live_server, page, shot):
+    clinic = build_clinic()
+    alice = make_user("alice", role=roles.PATIENT)
+    clinic.alice.user = alice
+    clinic.alice.save(update_fields=["user"])
+    log_in(page, live_server, "alice")
+    page.goto(
+        f"{live_server.url}/book/calendar?location={clinic.location.pk}&visit={clinic.evaluation.pk}"
+        f"&provider={clinic.dr_alvarez.pk}"
+    )
+    if page.locator("a.book-day").count() == 0:
+        page.get_by_role("link", name="Next month", exact=True).click()
+    page.locator("a.book-day").first.click()
+    first_time = page.locator("button.book-time").first
+    start_text = first_time.get_attribute("value").partition("|")[0]
+    services.book_appointment(  # Bob takes it on the phone meanwhile
+        patient=clinic.bob,
+        provider=clinic.dr_alvarez,
+        visit_type=clinic.evaluation,
+        location=clinic.location,
+        start=datetime.fromisoformat(start_text),
+        by=None,
+        policy=STAFF_POLICY,
+    )
+    first_time.click()
+    expect(page.get_by_role("alert")).to_contain_text("someone else has just taken that time")
+    expect(page.get_by_role("heading", name="These times are free")).to_be_visible()
+    accessible(page)
+    shot("book-taken-phone")
+    page.locator("button.book-time").first.click()
+    expect(page.get_by_role("heading", name="Check and confirm")).to_be_visible()
+    assert Appointment.objects.get(patient=clinic.alice).status == Status.HELD
