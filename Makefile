@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench loadtest migrate seed clean
+.PHONY: run test lint format bench loadtest migrate seed clean messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,6 @@ seed: migrate
 	$(BIN)/python manage.py seed_demo --if-empty
 
 run: seed
-	$(BIN)/python manage.py compilemessages --ignore=.venv >/dev/null 2>&1 || true
 	bash scripts/run-dev.sh
 
 lint: $(STAMP)
@@ -40,6 +39,12 @@ bench: $(STAMP)
 # The production stack on loopback (PostgreSQL, Redis, gunicorn, Celery) under locust; ~3 minutes.
 loadtest: $(STAMP)
 	$(BIN)/python loadtest/run.py $(LOADTEST_ARGS)
+
+# Gather new texts into locale/es/LC_MESSAGES/django.po (needs GNU gettext's xgettext), then
+# compile the .mo with polib (no msgfmt needed). Translate the new msgstr entries and run it again.
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages -l es --no-location --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=loadtest
+	$(BIN)/python scripts/compile_messages.py
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

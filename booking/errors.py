@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 
 class BookingError(Exception):
     """A rule refused the booking (422), e.g. outside working hours or inside the minimum notice."""
@@ -24,7 +26,9 @@ class SlotTaken(BookingError):
 
     status = 409
 
-    def __init__(self, detail: str = "That time has just been taken.", alternatives: list[Any] | None = None) -> None:
+    def __init__(
+        self, detail: str = gettext_noop("That time has just been taken."), alternatives: list[Any] | None = None
+    ) -> None:
         super().__init__("slot_taken", detail)
         self.alternatives = alternatives or []
 
@@ -38,7 +42,7 @@ class SlotBusy(BookingError):
     status = 503
 
     def __init__(self) -> None:
-        super().__init__("busy", "The calendar is busy right now; please try again in a moment.")
+        super().__init__("busy", gettext_noop("The calendar is busy right now; please try again in a moment."))
 
 
 class InvalidTransition(BookingError):
@@ -54,7 +58,9 @@ class SeriesNeedsChoice(BookingError):
     """A series cannot be booked as planned (422): some sessions need a person's choice."""
 
     def __init__(self, plan: dict[str, Any], detail: str = "") -> None:
-        super().__init__("needs_choice", detail or "Some sessions have no time inside their tolerance; please choose.")
+        super().__init__(
+            "needs_choice", detail or gettext_noop("Some sessions have no time inside their tolerance; please choose.")
+        )
         self.plan = plan
 
     def as_dict(self) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from django.utils import dateformat, timezone, translation
 
 from booking import sms
 from booking.aftercare import aftercare_paragraphs
+from booking.ics import appointment_ics
 from booking.models import (
     Appointment,
     Channel,
@@ -68,6 +69,8 @@ REMINDERS = (K.REMINDER_LONG, K.REMINDER_SHORT)
 QUIET_KINDS = (K.REMINDER_LONG, K.REMINDER_SHORT, K.AFTERCARE, K.WAITLIST_OFFER)
 # About a visit still to come: pointless once it started or stopped being booked.
 BEFORE_VISIT = (K.CONFIRMATION, K.REMINDER_LONG, K.REMINDER_SHORT, K.CHANGE, K.WAITLIST_OFFER)
+# E-mails that carry the visit as a calendar file (.ics), so it lands in the patient's calendar.
+ICS_KINDS = (K.CONFIRMATION, K.CHANGE)
 # Stopped by reminder_channel = none.
 OPT_OUT_KINDS = (K.REMINDER_LONG, K.REMINDER_SHORT, K.WAITLIST_OFFER)
 CHANNEL_ORDER = (Channel.EMAIL, Channel.SMS)
@@ -698,6 +701,9 @@ def _send_email(reminder: Reminder, subject: str, body: str) -> str:
         # The same Message-ID on a repeat lets mail services and clients drop the second copy.
         headers={"X-Idempotency-Key": key, "Message-ID": f"<{key}@{domain}>"},
     )
+    if reminder.kind in ICS_KINDS:
+        language = appointment.patient.preferred_language or "en"
+        message.attach("appointment.ics", appointment_ics(appointment, language=language), "text/calendar")
     try:
         message.send()
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:

@@ -1,4 +1,4 @@
-"""Pages of the booking app: the front desk's series pages and a patient's own series."""
+"""Pages of the booking app: the front desk's series pages, a patient's own series, the booking wizard."""
 
 from datetime import date
 
@@ -21,6 +21,7 @@ class DateConverter:
 
 
 register_converter(DateConverter, "isodate")
+from booking.views import book, book_held
 
 app_name = "booking"
 
@@ -61,5 +62,15 @@ urlpatterns = [
     path("manage/done", manage_link.manage_done, name="manage_done"),
     path("manage/<str:token>", manage_link.manage, name="manage"),
     path("manage/<str:token>/reschedule", manage_link.manage_move, name="manage_move"),
+    path("book/", book.book_start, name="book_start"),
+    path("book/visit", book.book_visit, name="book_visit"),
+    path("book/provider", book.book_provider, name="book_provider"),
+    path("book/calendar", book.book_calendar, name="book_calendar"),
+    path("book/hold", book.book_hold, name="book_hold"),
+    path("book/held/<int:appointment_id>", book_held.book_review, name="book_review"),
+    path("book/held/<int:appointment_id>/screening", book_held.book_screening, name="book_screening"),
+    path("book/held/<int:appointment_id>/confirm", book_held.book_confirm, name="book_confirm"),
+    path("book/held/<int:appointment_id>/release", book_held.book_release, name="book_release"),
+    path("book/done/<int:appointment_id>", book_held.book_done, name="book_done"),
     *messages_views.urlpatterns,
 ]

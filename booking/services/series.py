@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from booking import reminders
 from booking import series as series_planner
@@ -387,7 +388,7 @@ def extend_series(
         current = Series.objects.select_for_update().get(pk=series.pk)
         _require_open(current)
         if current.sessions_planned != planned_before:
-            raise InvalidTransition("This series was changed meanwhile; please look at it again.")
+            raise InvalidTransition(gettext_noop("This series was changed meanwhile; please look at it again."))
         current.sessions_planned = planned_before + sessions
         current.save(update_fields=["sessions_planned"])
         return current
@@ -624,7 +625,7 @@ def _close_series(series: Series, *, to: SeriesStatus, by: User, reason: str, no
         if not Series.objects.filter(pk=series.pk, status__in=_OPEN_SERIES).update(status=to):
             series.refresh_from_db()
             _require_open(series)
-            raise InvalidTransition("This series was changed meanwhile; please look at it again.")
+            raise InvalidTransition(gettext_noop("This series was changed meanwhile; please look at it again."))
         remaining = Appointment.objects.select_for_update().filter(series=series, status__in=_MOVABLE, start__gt=now)
         for appointment in remaining:
             before = appointment.status
@@ -757,4 +758,4 @@ def book_prescribed_series(
 
 def _require_prescription(series: Series) -> None:
     if not is_prescription(series):
-        raise InvalidTransition("This series is already booked or closed; please look at it again.")
+        raise InvalidTransition(gettext_noop("This series is already booked or closed; please look at it again."))

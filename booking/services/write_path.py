@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from booking import reminders
 from booking.availability import (
@@ -46,16 +47,16 @@ _TRANSIENT_SQLSTATES = {"40P01", "40001", "55P03"}
 _OVERLAP_CONSTRAINTS = ("booking_appointment_no_provider_overlap", "booking_appointment_no_room_overlap")
 
 REASON_TEXT = {
-    Reason.IN_PAST: "That time is in the past.",
-    Reason.MIN_NOTICE: "That time is too soon: this visit must be booked further ahead.",
-    Reason.BEYOND_HORIZON: "That date is too far ahead to book yet.",
-    Reason.CLOSED: "The clinic is closed that day.",
-    Reason.OUTSIDE_HOURS: "The provider does not see patients for this visit at that time.",
-    Reason.TIME_OFF: "The provider is away at that time.",
-    Reason.OFF_GRID: "Visits start on the times shown in the calendar; please pick one of those.",
-    Reason.SLOT_TAKEN: "That time is already taken.",
-    Reason.NO_ROOM: "No treatment room is free at that time.",
-    Reason.PATIENT_BUSY: "This patient already has a visit at that time.",
+    Reason.IN_PAST: gettext_noop("That time is in the past."),
+    Reason.MIN_NOTICE: gettext_noop("That time is too soon: this visit must be booked further ahead."),
+    Reason.BEYOND_HORIZON: gettext_noop("That date is too far ahead to book yet."),
+    Reason.CLOSED: gettext_noop("The clinic is closed that day."),
+    Reason.OUTSIDE_HOURS: gettext_noop("The provider does not see patients for this visit at that time."),
+    Reason.TIME_OFF: gettext_noop("The provider is away at that time."),
+    Reason.OFF_GRID: gettext_noop("Visits start on the times shown in the calendar; please pick one of those."),
+    Reason.SLOT_TAKEN: gettext_noop("That time is already taken."),
+    Reason.NO_ROOM: gettext_noop("No treatment room is free at that time."),
+    Reason.PATIENT_BUSY: gettext_noop("This patient already has a visit at that time."),
 }
 TAKEN = {Reason.SLOT_TAKEN, Reason.NO_ROOM}
 

@@ -57,7 +57,7 @@ from booking.views.plans import (
     sessions_of,
 )
 from clinic.access import is_staff_member
-from patients.models import Patient
+from patients.models import Patient, Screening
 
 
 def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -82,7 +82,9 @@ def desk_home(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
     patients = list(Patient.objects.search(query)[:50]) if query else []
-    return render(request, "booking/desk_home.html", {"form": form, "query": query, "patients": patients})
+    reviews_pending = Screening.objects.awaiting_review().count()
+    context = {"form": form, "query": query, "patients": patients, "reviews_pending": reviews_pending}
+    return render(request, "booking/desk_home.html", context)
 
 
 @staff_only

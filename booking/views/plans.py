@@ -207,9 +207,21 @@ def go_to(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
+def error_text(exc: BookingError) -> str:
+    """A refusal in the reader's language: the service's English texts are in the catalogue
+    (gettext_noop where they are written); texts with numbers in them are made again here."""
+    if isinstance(exc, SeriesClash):
+        if exc.session_number:
+            return _("Session %(n)s's time has just been taken; nothing was booked. Here is the plan again.") % {
+                "n": exc.session_number
+            }
+        return _("A session's time has just been taken; nothing was booked. Here is the plan again.")
+    return _(exc.detail) if exc.detail else ""  # noqa: INT001 - texts marked where they are written
+
+
 def refused(request: HttpRequest, page: str, context: dict[str, Any], exc: BookingError) -> HttpResponse:
     """A rule refused it: its message on the form, with its status (422, 409 or 503)."""
-    context["form"].add_error(None, exc.detail)
+    context["form"].add_error(None, error_text(exc))
     context["preview"] = None
     return respond(request, page, context, status=exc.status, partial=FORM_PARTIAL)
 
@@ -327,10 +339,10 @@ def book_prescription(
             return go_to(request, done_url)
         plan = plan_prescribed_series(series=series, first_date=first_date, choices=picks, policy=policy)
     except (SeriesClash, SeriesNeedsChoice) as exc:
-        preview = preview_context(exc.plan, view, message=exc.detail, level=alert_level(exc), **shown)
+        preview = preview_context(exc.plan, view, message=error_text(exc), level=alert_level(exc), **shown)
         return answer(exc.status, PREVIEW_PARTIAL, preview=preview)
     except BookingError as exc:
-        form.add_error(None, exc.detail)
+        form.add_error(None, error_text(exc))
         return answer(exc.status, FORM_PARTIAL)
     return answer(200, PREVIEW_PARTIAL, preview=preview_context(plan_as_dict(plan, tz), view, **shown))
 
