@@ -5,7 +5,7 @@ from datetime import date
 from django.urls import path, register_converter
 
 from booking import messages_views, views
-from booking.views import calendar, manage_link, patients_manage
+from booking.views import book, book_held, calendar, manage_link, patients_manage
 
 
 class DateConverter:
@@ -21,8 +21,6 @@ class DateConverter:
 
 
 register_converter(DateConverter, "isodate")
-from booking.views import book, book_held
-
 app_name = "booking"
 
 urlpatterns = [

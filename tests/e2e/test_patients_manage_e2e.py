@@ -165,7 +165,7 @@ def test_my_appointments_in_spanish(live_server, page, shot):
     expect(row).to_contain_text("Reservada")
     expect(row).to_contain_text("lun")
     expect(row.get_by_role("link", name=re.compile("^Cambiar la hora"))).to_be_visible()
-    expect(page.locator(f"#appointment-{past.pk}")).to_contain_text("Cuidados después de la visita")
+    expect(page.locator(f"#appointment-{past.pk}")).to_contain_text("Cuidados posteriores")
     fits_the_phone(page)
     shot("my-appointments-es-phone")
     assert serious_violations(page) == []
