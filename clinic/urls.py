@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("booking.urls")),
+    path("", include("patients.urls")),
 ]

@@ -1,0 +1,215 @@
+"""The provider's pages: the daily list and the procedure record.
+
+Providers see their own list and record for their own appointments; clinic admins see and
+record for every provider. Front desk and patients get a 404, as if the pages did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext as _
+
+from booking.errors import BookingError
+from booking.models import Appointment, Status
+from clinic.access import is_clinic_admin, patients_viewed
+from clinic.models import Provider
+from patients.charts import TrendChart
+from patients.forms import InjectateFormSet, RecordForm, SiteFormSet
+from patients.history import RecordSummary, last_before, load_history, trend_for
+from patients.models import Muscle, ProcedureRecord, Screening
+from patients.services import record_procedure
+
+DAY_LIST = "patients/provider_day.html"
+RECORD_FORM = "patients/record_form.html"
+# A provider's list shows the visits that happen (or did not): not cancelled, expired or held.
+LISTED = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status.NO_SHOW)
+
+
+def provider_pages(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Providers and clinic admins only; anyone else gets a 404."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_active:
+            raise Http404
+        if is_clinic_admin(request.user):
+            request.own_provider = None  # type: ignore[attr-defined]
+        else:
+            own = Provider.objects.filter(user=request.user, is_active=True).first()
+            if own is None:
+                raise Http404
+            request.own_provider = own  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def appointment_for_recording(request: HttpRequest, appointment_id: int) -> Appointment:
+    """The appointment, if this user may record for it (their own, or any for an admin); else 404."""
+    appointments = Appointment.objects.select_related("patient", "provider", "location", "visit_type", "series")
+    own = request.own_provider  # type: ignore[attr-defined]
+    if own is not None:
+        appointments = appointments.filter(provider=own)
+    return get_object_or_404(appointments, pk=appointment_id)
+
+
+# --- the daily list ---------------------------------------------------------------------------
+
+
+@dataclass
+class DayEntry:
+    appointment: Appointment
+    when: str
+    session: str
+    flags: list[str]
+    screened: bool
+    last: RecordSummary | None
+    current: RecordSummary | None
+    trend: TrendChart
+    trend_label: str
+
+
+def _parse_day(text: str | None) -> date:
+    if not text:
+        return timezone.localdate()
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise Http404 from exc
+
+
+def _chosen_provider(request: HttpRequest) -> tuple[Provider, list[Provider]]:
+    """Providers: themselves. Clinic admins: `?provider=<id>` from the active providers (own first)."""
+    own = request.own_provider  # type: ignore[attr-defined]
+    if own is not None:
+        return own, []
+    choices = list(Provider.objects.filter(is_active=True).order_by("display_name"))
+    if not choices:
+        raise Http404
+    wanted = request.GET.get("provider", "")
+    by_id = {str(p.pk): p for p in choices}
+    mine = next((p for p in choices if p.user_id == request.user.pk), choices[0])
+    return by_id.get(wanted, mine), choices
+
+
+def day_appointments(provider: Provider, day: date) -> list[Appointment]:
+    """The provider's visits on `day` in each visit's local wall time, in time order (one query)."""
+    # Every IANA offset lies within ±14 h of UTC: read a window wide enough, keep the local day.
+    low = datetime.combine(day, time.min, tzinfo=UTC) - timedelta(hours=14)
+    high = datetime.combine(day, time.max, tzinfo=UTC) + timedelta(hours=14)
+    rows: QuerySet[Appointment] = (
+        Appointment.objects.filter(provider=provider, status__in=LISTED, start__gte=low, start__lte=high)
+        .select_related("patient", "visit_type", "location", "series", "room")
+        .order_by("start", "id")
+    )
+    return [a for a in rows if timezone.localtime(a.start, a.location.tz).date() == day]
+
+
+def _entry(appointment: Appointment, history: list[RecordSummary], screening: Screening | None) -> DayEntry:
+    series = appointment.series
+    session = ""
+    if series is not None and appointment.session_number:
+        session = _("Session %(k)s of %(n)s") % {"k": appointment.session_number, "n": series.sessions_planned}
+    current = next((r for r in history if r.appointment_id == appointment.pk), None)
+    trend = trend_for(history, series_id=appointment.series_id)
+    return DayEntry(
+        appointment=appointment,
+        when=dateformat.format(timezone.localtime(appointment.start, appointment.location.tz), "H:i T"),
+        session=session,
+        flags=screening.flags if screening else [],
+        screened=screening is not None,
+        last=last_before(history, appointment.start),
+        current=current,
+        trend=trend,
+        trend_label=_("Pain trend, this series") if series is not None else _("Pain trend, all recorded visits"),
+    )
+
+
+@provider_pages
+def provider_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
+    """One provider's visits on one day, with what matters for each patient; printable."""
+    shown_day = _parse_day(day)
+    provider, choices = _chosen_provider(request)
+    appointments = day_appointments(provider, shown_day)
+    patient_ids = {a.patient_id for a in appointments}
+    history = load_history(patient_ids)
+    screenings = Screening.objects.latest_per_patient(patient_ids)
+    patients_viewed(request, patient_ids)
+    entries = [_entry(a, history.get(a.patient_id, []), screenings.get(a.patient_id)) for a in appointments]
+    context = {
+        "provider": provider,
+        "choices": choices,
+        "day": shown_day,
+        "previous_day": shown_day - timedelta(days=1),
+        "next_day": shown_day + timedelta(days=1),
+        "today": timezone.localdate(),
+        "entries": entries,
+    }
+    return render(request, DAY_LIST, context)
+
+
+# --- recording a procedure --------------------------------------------------------------------
+
+
+def _initial(record: ProcedureRecord | None) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    if record is None:
+        return {}, [], []
+    main = {k: getattr(record, k) for k in ("pain_before", "pain_after", "notes", "complications")}
+    sites = [{"muscle": s.muscle_id, "side": s.side, "injections": s.injections} for s in record.sites.all()]
+    given = [
+        {k: getattr(i, k) for k in ("substance", "name", "strength_percent", "volume_ml", "dose")}
+        for i in record.injectates.all()
+    ]
+    return main, sites, given
+
+
+@provider_pages
+def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """The provider records sites, injectates and pain; saving completes the visit (or edits the record)."""
+    appointment = appointment_for_recording(request, appointment_id)
+    record = ProcedureRecord.objects.filter(appointment=appointment).prefetch_related("sites", "injectates").first()
+    muscles = Muscle.objects.filter(is_active=True) if record is None else Muscle.objects.all()
+    initial, site_rows, injectate_rows = _initial(record)
+    data = request.POST if request.method == "POST" else None
+    form = RecordForm(data, initial=initial)
+    sites = SiteFormSet(data, prefix="sites", initial=site_rows, form_kwargs={"muscles": muscles})
+    given = InjectateFormSet(data, prefix="injectates", initial=injectate_rows)
+    patients_viewed(request, [appointment.patient_id])
+    context = {"appointment": appointment, "record": record, "form": form, "sites": sites, "given": given}
+    context["when"] = dateformat.format(
+        timezone.localtime(appointment.start, appointment.location.tz), "D j M Y, H:i T"
+    )
+    if request.method != "POST":
+        return render(request, RECORD_FORM, context)
+    if not (form.is_valid() and sites.is_valid() and given.is_valid()):
+        return render(request, RECORD_FORM, context, status=422)
+    try:
+        saved = record_procedure(
+            appointment=appointment,
+            sites=sites.sites(),
+            injectates=given.injectates(),
+            **form.cleaned_data,
+            by=request.user,
+        )
+    except BookingError as exc:
+        context["error"] = exc.detail
+        return render(request, RECORD_FORM, context, status=exc.status)
+    messages.success(request, _("Procedure saved: CPT %(code)s.") % {"code": saved.cpt_code})
+    day = timezone.localtime(appointment.start, appointment.location.tz).date()
+    url = reverse("patients:provider_day", args=[day.isoformat()])
+    if request.own_provider is None:  # type: ignore[attr-defined]
+        url += f"?provider={appointment.provider_id}"
+    return redirect(f"{url}#appointment-{appointment.pk}")
