@@ -184,6 +184,9 @@ def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResp
     muscles = Muscle.objects.filter(is_active=True) if record is None else Muscle.objects.all()
     initial, site_rows, injectate_rows = _initial(record)
     data = request.POST if request.method == "POST" else None
+    if data is not None:
+        # Rows equal to their initial values would count as untouched (and be skipped) when posted.
+        site_rows, injectate_rows = [], []
     form = RecordForm(data, initial=initial)
     sites = SiteFormSet(data, prefix="sites", initial=site_rows, form_kwargs={"muscles": muscles})
     given = InjectateFormSet(data, prefix="injectates", initial=injectate_rows)
