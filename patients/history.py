@@ -12,10 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.utils import timezone
+from django.db.models import Prefetch
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext as _
 
 from patients.charts import PainPoint, TrendChart, trend_chart
-from patients.models import ProcedureSite
+from patients.models import ProcedureRecord, ProcedureSite, Screening
 
 
 @dataclass
@@ -80,3 +82,74 @@ def trend_for(records: list[RecordSummary], *, series_id: int | None = None) -> 
     """The pain trend of one series (or of every recorded visit when series_id is None)."""
     chosen = [r for r in records if series_id is None or r.series_id == series_id]
     return trend_chart([PainPoint(r.day, r.pain_before, r.pain_after) for r in chosen])
+
+
+@dataclass
+class SeriesTrend:
+    label: str
+    chart: TrendChart
+    chart_id: str
+
+
+def records_of(patient_id: int) -> list[ProcedureRecord]:
+    """A patient's procedure records, oldest first, with sites and injectates (three queries)."""
+    return list(
+        ProcedureRecord.objects.filter(appointment__patient_id=patient_id)
+        .select_related("appointment__location", "appointment__provider", "appointment__visit_type")
+        .prefetch_related(Prefetch("sites", ProcedureSite.objects.select_related("muscle")), "injectates")
+        .order_by("appointment__start", "id")
+    )
+
+
+def trends_by_series(records: list[ProcedureRecord], series_names: dict[int, str]) -> list[SeriesTrend]:
+    """One pain trend per series (newest series first), then the visits outside any series."""
+    groups: dict[int | None, list[PainPoint]] = {}
+    for record in records:
+        appointment = record.appointment
+        day = timezone.localtime(appointment.start, appointment.location.tz).date()
+        groups.setdefault(appointment.series_id, []).append(PainPoint(day, record.pain_before, record.pain_after))
+    trends = []
+    for series_id in sorted((k for k in groups if k is not None), reverse=True):
+        label = series_names.get(series_id, str(series_id))
+        trends.append(SeriesTrend(label, trend_chart(groups[series_id]), f"series-{series_id}"))
+    if None in groups:
+        trends.append(SeriesTrend(str(_("Visits outside a series")), trend_chart(groups[None]), "no-series"))
+    return trends
+
+
+@dataclass
+class RecordRow:
+    record: ProcedureRecord
+    when: str
+    provider: str
+    sites: list[str]
+    injectates: list[str]
+
+
+def record_row(record: ProcedureRecord) -> RecordRow:
+    appointment = record.appointment
+    local = timezone.localtime(appointment.start, appointment.location.tz)
+    given = [str(i) for i in record.injectates.all()]
+    return RecordRow(
+        record=record,
+        when=dateformat.format(local, "D j M Y, H:i T"),
+        provider=str(appointment.provider),
+        sites=[site_label(s) for s in record.sites.all()],
+        injectates=given or [str(_("None (dry needling)"))],
+    )
+
+
+SCREENING_QUESTIONS = (
+    "infection_near_site",
+    "systemic_infection",
+    "anaesthetic_allergy",
+    "latex_allergy",
+    "bleeding_disorder",
+    "blood_thinner",
+    "needle_fear",
+)
+
+
+def screening_answers(screening: Screening) -> list[tuple[str, bool]]:
+    """Each safety question (its label) with the patient's yes/no, in the screening's order."""
+    return [(str(Screening._meta.get_field(name).verbose_name), getattr(screening, name)) for name in SCREENING_QUESTIONS]
