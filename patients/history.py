@@ -152,4 +152,5 @@ SCREENING_QUESTIONS = (
 
 def screening_answers(screening: Screening) -> list[tuple[str, bool]]:
     """Each safety question (its label) with the patient's yes/no, in the screening's order."""
-    return [(str(Screening._meta.get_field(name).verbose_name), getattr(screening, name)) for name in SCREENING_QUESTIONS]
+    meta = Screening._meta
+    return [(str(meta.get_field(name).verbose_name), getattr(screening, name)) for name in SCREENING_QUESTIONS]
