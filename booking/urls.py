@@ -3,6 +3,7 @@
 from django.urls import path
 
 from booking import messages_views, views
+from booking.views import reports
 
 app_name = "booking"
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("desk/series/<int:series_id>/extend", views.desk_series_extend, name="desk_series_extend"),
     path("desk/series/<int:series_id>/complete", views.desk_series_complete, name="desk_series_complete"),
     path("desk/series/<int:series_id>/move", views.desk_series_move, name="desk_series_move"),
+    path("reports/", reports.reports, name="reports"),
     path("my/series/", views.my_series_list, name="my_series_list"),
     path("my/series/<int:series_id>", views.my_series, name="my_series"),
     *messages_views.urlpatterns,
