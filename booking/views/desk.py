@@ -97,9 +97,16 @@ def desk_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
     series_list = list(patient.series.select_related("provider", "visit_type").order_by("-created_at"))
     records = records_of(patient.pk)
+    first_session = {}
+    for a in appointments:  # in time order: the first seen is the series' first session
+        first_session.setdefault(a.series_id, a.local_start())
     series_names = {
         s.pk: _("%(visit)s with %(provider)s, from %(day)s")
-        % {"visit": s.visit_type, "provider": s.provider.display_name, "day": dateformat.format(s.created_at, "j M Y")}
+        % {
+            "visit": s.visit_type,
+            "provider": s.provider.display_name,
+            "day": dateformat.format(first_session.get(s.pk, s.created_at), "j M Y"),
+        }
         for s in series_list
     }
     patients_viewed(request, [patient.pk])
