@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 
 from booking.errors import BookingError
 from booking.models import Appointment, Status
-from clinic.access import is_clinic_admin, patients_viewed
+from clinic import roles
+from clinic.access import is_clinic_admin, patients_viewed, role_names
 from clinic.models import Provider
 from patients.charts import TrendChart
 from patients.forms import InjectateFormSet, RecordForm, SiteFormSet
@@ -38,7 +39,11 @@ LISTED = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status.NO_SHOW)
 
 
 def provider_pages(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Providers and clinic admins only; anyone else gets a 404."""
+    """Providers and clinic admins only; anyone else gets a 404.
+
+    Sets `request.own_only`: True for a provider (their own visits only), False for a clinic admin.
+    The provider row itself is read with the visits (one query less on the daily list).
+    """
 
     @login_required
     @wraps(view)
@@ -46,23 +51,26 @@ def provider_pages(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         if not request.user.is_active:
             raise Http404
         if is_clinic_admin(request.user):
-            request.own_provider = None  # type: ignore[attr-defined]
+            request.own_only = False  # type: ignore[attr-defined]
+        elif roles.PROVIDER in role_names(request.user):
+            request.own_only = True  # type: ignore[attr-defined]
         else:
-            own = Provider.objects.filter(user=request.user, is_active=True).first()
-            if own is None:
-                raise Http404
-            request.own_provider = own  # type: ignore[attr-defined]
+            raise Http404
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
+def _own(request: HttpRequest) -> dict[str, Any]:
+    """The filter on appointments that keeps a provider to their own visits."""
+    return {"provider__user": request.user, "provider__is_active": True}
+
+
 def appointment_for_recording(request: HttpRequest, appointment_id: int) -> Appointment:
     """The appointment, if this user may record for it (their own, or any for an admin); else 404."""
     appointments = Appointment.objects.select_related("patient", "provider", "location", "visit_type", "series")
-    own = request.own_provider  # type: ignore[attr-defined]
-    if own is not None:
-        appointments = appointments.filter(provider=own)
+    if request.own_only:  # type: ignore[attr-defined]
+        appointments = appointments.filter(**_own(request))
     return get_object_or_404(appointments, pk=appointment_id)
 
 
@@ -91,31 +99,40 @@ def _parse_day(text: str | None) -> date:
         raise Http404 from exc
 
 
-def _chosen_provider(request: HttpRequest) -> tuple[Provider, list[Provider]]:
-    """Providers: themselves. Clinic admins: `?provider=<id>` from the active providers (own first)."""
-    own = request.own_provider  # type: ignore[attr-defined]
-    if own is not None:
-        return own, []
+def _admin_choice(request: HttpRequest) -> tuple[Provider, list[Provider]]:
+    """Clinic admins: `?provider=<id>` among the active providers (their own row, else the first)."""
     choices = list(Provider.objects.filter(is_active=True).order_by("display_name"))
     if not choices:
         raise Http404
-    wanted = request.GET.get("provider", "")
     by_id = {str(p.pk): p for p in choices}
     mine = next((p for p in choices if p.user_id == request.user.pk), choices[0])
-    return by_id.get(wanted, mine), choices
+    return by_id.get(request.GET.get("provider", ""), mine), choices
 
 
-def day_appointments(provider: Provider, day: date) -> list[Appointment]:
-    """The provider's visits on `day` in each visit's local wall time, in time order (one query)."""
+def day_appointments(day: date, **whose: Any) -> list[Appointment]:
+    """Visits on `day` in each visit's local wall time, in time order (one query); `whose` filters them."""
     # Every IANA offset lies within ±14 h of UTC: read a window wide enough, keep the local day.
     low = datetime.combine(day, time.min, tzinfo=UTC) - timedelta(hours=14)
     high = datetime.combine(day, time.max, tzinfo=UTC) + timedelta(hours=14)
     rows: QuerySet[Appointment] = (
-        Appointment.objects.filter(provider=provider, status__in=LISTED, start__gte=low, start__lte=high)
-        .select_related("patient", "visit_type", "location", "series", "room")
+        Appointment.objects.filter(**whose, status__in=LISTED, start__gte=low, start__lte=high)
+        .select_related("patient", "visit_type", "location", "series", "room", "provider")
         .order_by("start", "id")
     )
     return [a for a in rows if timezone.localtime(a.start, a.location.tz).date() == day]
+
+
+def _provider_and_day(request: HttpRequest, day: date) -> tuple[Provider, list[Provider], list[Appointment]]:
+    if not request.own_only:  # type: ignore[attr-defined]
+        provider, choices = _admin_choice(request)
+        return provider, choices, day_appointments(day, provider=provider)
+    appointments = day_appointments(day, **_own(request))
+    own = (
+        appointments[0].provider if appointments else Provider.objects.filter(user=request.user, is_active=True).first()
+    )
+    if own is None:
+        raise Http404  # a Provider-role login not linked to a provider
+    return own, [], appointments
 
 
 def _entry(appointment: Appointment, history: list[RecordSummary], screening: Screening | None) -> DayEntry:
@@ -142,11 +159,10 @@ def _entry(appointment: Appointment, history: list[RecordSummary], screening: Sc
 def provider_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
     """One provider's visits on one day, with what matters for each patient; printable."""
     shown_day = _parse_day(day)
-    provider, choices = _chosen_provider(request)
-    appointments = day_appointments(provider, shown_day)
+    provider, choices, appointments = _provider_and_day(request, shown_day)
     patient_ids = {a.patient_id for a in appointments}
-    history = load_history(patient_ids)
-    screenings = Screening.objects.latest_per_patient(patient_ids)
+    history = load_history(patient_ids) if patient_ids else {}
+    screenings = Screening.objects.latest_per_patient(patient_ids) if patient_ids else {}
     patients_viewed(request, patient_ids)
     entries = [_entry(a, history.get(a.patient_id, []), screenings.get(a.patient_id)) for a in appointments]
     context = {
@@ -213,6 +229,6 @@ def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResp
     messages.success(request, _("Procedure saved: CPT %(code)s.") % {"code": saved.cpt_code})
     day = timezone.localtime(appointment.start, appointment.location.tz).date()
     url = reverse("patients:provider_day", args=[day.isoformat()])
-    if request.own_provider is None:  # type: ignore[attr-defined]
+    if not request.own_only:  # type: ignore[attr-defined]
         url += f"?provider={appointment.provider_id}"
     return redirect(f"{url}#appointment-{appointment.pk}")
