@@ -158,3 +158,19 @@ def test_front_desk_has_no_record_link_target(live_server, page):
     log_in(page, live_server, "desk")
     response = page.goto(f"{live_server.url}/provider/appointments/{today.pk}/record")
     assert response.status == 404
+
+
+def test_clinic_admin_reads_the_report_on_a_phone(live_server, page, shot):
+    todays_clinic()
+    make_user("clinicadmin", role=roles.CLINIC_ADMIN)
+    page.set_viewport_size(PHONE)
+    log_in(page, live_server, "clinicadmin")
+    page.goto(f"{live_server.url}/reports/")
+    expect(page.get_by_role("row", name="Rosa Park")).to_be_visible()
+    shot("reports-phone")
+    assert serious_violations(page) == []
+    page.set_viewport_size(DESKTOP)
+    shot("reports-desktop")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    assert download.value.suggested_filename.startswith("report-")
