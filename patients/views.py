@@ -207,7 +207,11 @@ def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResp
     sites = SiteFormSet(data, prefix="sites", initial=site_rows, form_kwargs={"muscles": muscles})
     given = InjectateFormSet(data, prefix="injectates", initial=injectate_rows)
     patients_viewed(request, [appointment.patient_id])
+    screening = Screening.objects.latest_per_patient([appointment.patient_id]).get(appointment.patient_id)
+    earlier = load_history([appointment.patient_id], before=appointment.start).get(appointment.patient_id, [])
     context = {"appointment": appointment, "record": record, "form": form, "sites": sites, "given": given}
+    context |= {"flags": screening.flags if screening else [], "screened": screening is not None}
+    context["last"] = earlier[-1] if earlier else None
     context["when"] = dateformat.format(
         timezone.localtime(appointment.start, appointment.location.tz), "D j M Y, H:i T"
     )

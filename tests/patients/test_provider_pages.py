@@ -288,3 +288,14 @@ def test_provider_login_not_linked_to_a_provider_gets_404(client, clinic):
 
     sign_in(client, make_user("unlinked", role=roles.PROVIDER))
     assert client.get(day_url()).status_code == 404
+
+
+def test_record_form_shows_flags_and_last_time(client, clinic, alvarez_user, monday_visit, on_monday):
+    record(book_visit(clinic, clinic.at(MONDAY, 9) - timedelta(weeks=2)), names=("Piriformis",), before=9, after=6)
+    Screening.objects.create(patient=clinic.alice, anaesthetic_allergy=True)
+    sign_in(client, alvarez_user)
+    response = client.get(record_url(monday_visit))
+    page = response.content.decode()
+    assert "Anaesthetic allergy" in page
+    assert "Piriformis (left) ×2" in page and "9 before → 6 after" in page
+    assert response.wsgi_request.viewed_patient_ids == {clinic.alice.pk}
