@@ -90,9 +90,10 @@ class DayEntry:
     trend_label: str
 
 
-def _parse_day(text: str | None) -> date:
+def _parse_day(text: str | None) -> date | None:
+    """The day asked for, or None for today (each visit's own location decides what today is)."""
     if not text:
-        return timezone.localdate()
+        return None
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
@@ -109,20 +110,33 @@ def _admin_choice(request: HttpRequest) -> tuple[Provider, list[Provider]]:
     return by_id.get(request.GET.get("provider", ""), mine), choices
 
 
-def day_appointments(day: date, **whose: Any) -> list[Appointment]:
-    """Visits on `day` in each visit's local wall time, in time order (one query); `whose` filters them."""
+def day_appointments(day: date | None, **whose: Any) -> list[Appointment]:
+    """Visits on `day` (None: today) in each visit's local wall time, in time order (one query).
+
+    `whose` filters the visits (a provider). The server's clock runs in UTC while the clinics do
+    not, so "today" is decided per visit, in its location's zone.
+    """
+    now = timezone.now()
     # Every IANA offset lies within ±14 h of UTC: read a window wide enough, keep the local day.
-    low = datetime.combine(day, time.min, tzinfo=UTC) - timedelta(hours=14)
-    high = datetime.combine(day, time.max, tzinfo=UTC) + timedelta(hours=14)
+    if day is None:
+        low, high = now - timedelta(hours=38), now + timedelta(hours=38)
+    else:
+        low = datetime.combine(day, time.min, tzinfo=UTC) - timedelta(hours=14)
+        high = datetime.combine(day, time.max, tzinfo=UTC) + timedelta(hours=14)
     rows: QuerySet[Appointment] = (
         Appointment.objects.filter(**whose, status__in=LISTED, start__gte=low, start__lte=high)
         .select_related("patient", "visit_type", "location", "series", "room", "provider")
         .order_by("start", "id")
     )
-    return [a for a in rows if timezone.localtime(a.start, a.location.tz).date() == day]
+
+    def wanted(a: Appointment) -> bool:
+        tz = a.location.tz
+        return timezone.localtime(a.start, tz).date() == (day or timezone.localtime(now, tz).date())
+
+    return [a for a in rows if wanted(a)]
 
 
-def _provider_and_day(request: HttpRequest, day: date) -> tuple[Provider, list[Provider], list[Appointment]]:
+def _provider_and_day(request: HttpRequest, day: date | None) -> tuple[Provider, list[Provider], list[Appointment]]:
     if not request.own_only:  # type: ignore[attr-defined]
         provider, choices = _admin_choice(request)
         return provider, choices, day_appointments(day, provider=provider)
@@ -158,8 +172,14 @@ def _entry(appointment: Appointment, history: list[RecordSummary], screening: Sc
 @provider_pages
 def provider_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
     """One provider's visits on one day, with what matters for each patient; printable."""
-    shown_day = _parse_day(day)
-    provider, choices, appointments = _provider_and_day(request, shown_day)
+    asked = _parse_day(day)
+    provider, choices, appointments = _provider_and_day(request, asked)
+    if asked is not None:
+        shown_day = asked
+    elif appointments:
+        shown_day = appointments[0].local_start().date()
+    else:
+        shown_day = timezone.localdate()
     patient_ids = {a.patient_id for a in appointments}
     history = load_history(patient_ids) if patient_ids else {}
     screenings = Screening.objects.latest_per_patient(patient_ids) if patient_ids else {}
@@ -171,7 +191,7 @@ def provider_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
         "day": shown_day,
         "previous_day": shown_day - timedelta(days=1),
         "next_day": shown_day + timedelta(days=1),
-        "today": timezone.localdate(),
+        "asked_day": asked is not None,
         "entries": entries,
     }
     return render(request, DAY_LIST, context)
@@ -192,10 +212,8 @@ def _initial(record: ProcedureRecord | None) -> tuple[dict[str, Any], list[dict[
     return main, sites, given
 
 
-@provider_pages
-def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    """The provider records sites, injectates and pain; saving completes the visit (or edits the record)."""
-    appointment = appointment_for_recording(request, appointment_id)
+def _record_page(request: HttpRequest, appointment: Appointment) -> dict[str, Any]:
+    """The form (filled from the record when there is one) and what the provider should know."""
     record = ProcedureRecord.objects.filter(appointment=appointment).prefetch_related("sites", "injectates").first()
     muscles = Muscle.objects.filter(is_active=True) if record is None else Muscle.objects.all()
     initial, site_rows, injectate_rows = _initial(record)
@@ -203,18 +221,29 @@ def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResp
     if data is not None:
         # Rows equal to their initial values would count as untouched (and be skipped) when posted.
         site_rows, injectate_rows = [], []
-    form = RecordForm(data, initial=initial)
-    sites = SiteFormSet(data, prefix="sites", initial=site_rows, form_kwargs={"muscles": muscles})
-    given = InjectateFormSet(data, prefix="injectates", initial=injectate_rows)
+    patient_id = appointment.patient_id
+    screening = Screening.objects.latest_per_patient([patient_id]).get(patient_id)
+    earlier = load_history([patient_id], before=appointment.start).get(patient_id, [])
+    return {
+        "appointment": appointment,
+        "record": record,
+        "form": RecordForm(data, initial=initial),
+        "sites": SiteFormSet(data, prefix="sites", initial=site_rows, form_kwargs={"muscles": muscles}),
+        "given": InjectateFormSet(data, prefix="injectates", initial=injectate_rows),
+        "flags": screening.flags if screening else [],
+        "screened": screening is not None,
+        "last": earlier[-1] if earlier else None,
+        "when": dateformat.format(appointment.local_start(), "D j M Y, H:i T"),
+    }
+
+
+@provider_pages
+def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """The provider records sites, injectates and pain; saving completes the visit (or edits the record)."""
+    appointment = appointment_for_recording(request, appointment_id)
     patients_viewed(request, [appointment.patient_id])
-    screening = Screening.objects.latest_per_patient([appointment.patient_id]).get(appointment.patient_id)
-    earlier = load_history([appointment.patient_id], before=appointment.start).get(appointment.patient_id, [])
-    context = {"appointment": appointment, "record": record, "form": form, "sites": sites, "given": given}
-    context |= {"flags": screening.flags if screening else [], "screened": screening is not None}
-    context["last"] = earlier[-1] if earlier else None
-    context["when"] = dateformat.format(
-        timezone.localtime(appointment.start, appointment.location.tz), "D j M Y, H:i T"
-    )
+    context = _record_page(request, appointment)
+    form, sites, given = context["form"], context["sites"], context["given"]
     if request.method != "POST":
         return render(request, RECORD_FORM, context)
     if not (form.is_valid() and sites.is_valid() and given.is_valid()):
@@ -228,11 +257,9 @@ def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResp
             by=request.user,
         )
     except BookingError as exc:
-        context["error"] = exc.detail
-        return render(request, RECORD_FORM, context, status=exc.status)
+        return render(request, RECORD_FORM, {**context, "error": exc.detail}, status=exc.status)
     messages.success(request, _("Procedure saved: CPT %(code)s.") % {"code": saved.cpt_code})
-    day = timezone.localtime(appointment.start, appointment.location.tz).date()
-    url = reverse("patients:provider_day", args=[day.isoformat()])
+    url = reverse("patients:provider_day", args=[appointment.local_start().date().isoformat()])
     if not request.own_only:  # type: ignore[attr-defined]
         url += f"?provider={appointment.provider_id}"
     return redirect(f"{url}#appointment-{appointment.pk}")

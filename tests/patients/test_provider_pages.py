@@ -299,3 +299,15 @@ def test_record_form_shows_flags_and_last_time(client, clinic, alvarez_user, mon
     assert "Anaesthetic allergy" in page
     assert "Piriformis (left) ×2" in page and "9 before → 6 after" in page
     assert response.wsgi_request.viewed_patient_ids == {clinic.alice.pk}
+
+
+def test_today_is_the_clinics_today_not_the_servers(client, clinic, alvarez_user, frozen):
+    # 02:00 UTC on Tuesday is still Monday evening in New York.
+    from datetime import UTC, datetime
+
+    visit = book_visit(clinic, clinic.at(MONDAY, 16))
+    frozen.move_to(datetime(2026, 12, 8, 2, 0, tzinfo=UTC))
+    sign_in(client, alvarez_user)
+    page = client.get(reverse("patients:provider_today")).content.decode()
+    assert f"appointment-{visit.pk}" in page
+    assert "Monday 7 December 2026" in page
