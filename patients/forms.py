@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from patients.models import Muscle, Side, Substance
 from patients.services import InjectateInput, SiteInput
 
-SITE_ROWS = 4
+SITE_ROWS = 6
 INJECTATE_ROWS = 2
 PAIN_CHOICES = [(n, str(n)) for n in range(11)]
 

@@ -27,7 +27,7 @@ def record_url(appointment):
 
 def form_data(muscle_ids, *, sides=None, before=7, after=3, lidocaine=True, **extra):
     data = {
-        "sites-TOTAL_FORMS": "4",
+        "sites-TOTAL_FORMS": "6",
         "sites-INITIAL_FORMS": "0",
         "injectates-TOTAL_FORMS": "2",
         "injectates-INITIAL_FORMS": "0",
