@@ -12,7 +12,7 @@ from patients.services import InjectateInput, SiteInput
 
 SITE_ROWS = 6
 INJECTATE_ROWS = 2
-PAIN_CHOICES = [(n, str(n)) for n in range(11)]
+PAIN_CHOICES = [("", "—"), *((n, str(n)) for n in range(11))]  # no default: the provider asks
 
 
 class LinkedErrors(forms.Form):
@@ -46,7 +46,9 @@ class RecordForm(LinkedErrors):
 
 
 class SiteForm(LinkedErrors):
-    muscle = forms.ModelChoiceField(label=_("Muscle"), queryset=Muscle.objects.none(), required=False)
+    muscle = forms.ModelChoiceField(
+        label=_("Muscle"), queryset=Muscle.objects.none(), required=False, empty_label=_("— choose —")
+    )
     side = forms.ChoiceField(label=_("Side"), choices=[("", "—"), *Side.choices], required=False)
     injections = forms.IntegerField(label=_("Injections"), min_value=1, max_value=20, required=False, initial=1)
 

@@ -111,6 +111,9 @@ def test_provider_records_a_three_muscle_procedure_and_sees_20553_and_the_trend(
 
     entry.get_by_role("link", name="Record the procedure").click()
     expect(page.get_by_role("heading", name="Record the procedure")).to_be_visible()
+    expect(page.get_by_text("Blood thinner")).to_be_visible()
+    shot("record-form-desktop")
+    assert serious_violations(page) == []
     for row, muscle in enumerate(("Trapezius", "Rhomboids", "Levator scapulae")):
         page.locator(f"#id_sites-{row}-muscle").select_option(label=muscle)
         page.locator(f"#id_sites-{row}-side").select_option(label="Left" if row else "Both sides")

@@ -311,3 +311,13 @@ def test_today_is_the_clinics_today_not_the_servers(client, clinic, alvarez_user
     page = client.get(reverse("patients:provider_today")).content.decode()
     assert f"appointment-{visit.pk}" in page
     assert "Monday 7 December 2026" in page
+
+
+def test_pain_scores_have_no_default_and_must_be_given(client, alvarez_user, monday_visit, on_monday):
+    sign_in(client, alvarez_user)
+    page = client.get(record_url(monday_visit)).content.decode()
+    assert '<option value="" selected>—</option>' in page
+    response = client.post(record_url(monday_visit), form_data(three_muscles(), before="", after=""))
+    assert response.status_code == 422
+    assert 'aria-describedby="id_pain_before-error"' in response.content.decode()
+    assert not ProcedureRecord.objects.exists()
