@@ -45,6 +45,14 @@ class RecordForm(LinkedErrors):
     )
 
 
+def muscle_choices(muscles: list[Muscle]) -> list[Any]:
+    """The muscles grouped by body region (one <optgroup> each), in the list's order."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for muscle in muscles:
+        groups.setdefault(muscle.get_region_display(), []).append((muscle.pk, muscle.name))
+    return [("", _("— choose —")), *groups.items()]
+
+
 class SiteForm(LinkedErrors):
     muscle = forms.ModelChoiceField(
         label=_("Muscle"), queryset=Muscle.objects.none(), required=False, empty_label=_("— choose —")
@@ -52,11 +60,13 @@ class SiteForm(LinkedErrors):
     side = forms.ChoiceField(label=_("Side"), choices=[("", "—"), *Side.choices], required=False)
     injections = forms.IntegerField(label=_("Injections"), min_value=1, max_value=20, required=False, initial=1)
 
-    def __init__(self, *args: Any, muscles: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, muscles: Any = None, choices: list[Any] | None = None, **kwargs: Any) -> None:
+        """`muscles` validates the posted id; `choices` (muscle_choices, made once per formset) is shown."""
         super().__init__(*args, **kwargs)
         field = self.fields["muscle"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = muscles if muscles is not None else Muscle.objects.filter(is_active=True)
+        field.choices = choices if choices is not None else muscle_choices(list(field.queryset))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -27,7 +27,7 @@ from clinic import roles
 from clinic.access import is_clinic_admin, patients_viewed, role_names
 from clinic.models import Provider
 from patients.charts import TrendChart
-from patients.forms import InjectateFormSet, RecordForm, SiteFormSet
+from patients.forms import InjectateFormSet, RecordForm, SiteFormSet, muscle_choices
 from patients.history import RecordSummary, last_before, load_history, trend_for
 from patients.models import Muscle, ProcedureRecord, Screening
 from patients.services import record_procedure
@@ -228,7 +228,12 @@ def _record_page(request: HttpRequest, appointment: Appointment) -> dict[str, An
         "appointment": appointment,
         "record": record,
         "form": RecordForm(data, initial=initial),
-        "sites": SiteFormSet(data, prefix="sites", initial=site_rows, form_kwargs={"muscles": muscles}),
+        "sites": SiteFormSet(
+            data,
+            prefix="sites",
+            initial=site_rows,
+            form_kwargs={"muscles": muscles, "choices": muscle_choices(list(muscles))},
+        ),
         "given": InjectateFormSet(data, prefix="injectates", initial=injectate_rows),
         "flags": screening.flags if screening else [],
         "screened": screening is not None,

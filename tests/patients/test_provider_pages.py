@@ -321,3 +321,12 @@ def test_pain_scores_have_no_default_and_must_be_given(client, alvarez_user, mon
     assert response.status_code == 422
     assert 'aria-describedby="id_pain_before-error"' in response.content.decode()
     assert not ProcedureRecord.objects.exists()
+
+
+def test_record_form_groups_muscles_by_region_in_few_queries(
+    client, alvarez_user, monday_visit, on_monday, django_assert_max_num_queries
+):
+    sign_in(client, alvarez_user)
+    with django_assert_max_num_queries(12):
+        page = client.get(record_url(monday_visit)).content.decode()
+    assert '<optgroup label="Lower back">' in page
