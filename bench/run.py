@@ -67,6 +67,7 @@ GOALS = [
     ("b_10_providers_30_days_python", 25.0, 6),
     ("c_http_book", 10.0, None),
     ("desk_calendar_day_10_providers_full", 100.0, 10),
+    ("d_provider_day_20", 100.0, 8),
 ]
 TRANSPORT = "in-process client (django.test.Client, no network)"
 
@@ -517,6 +518,71 @@ def scenario_c(ctx: Context) -> list[dict[str, Any]]:
     ]
 
 
+DAY_LIST_VISITS = 20
+
+
+def scenario_day_list(ctx: Context) -> list[dict[str, Any]]:
+    """A provider's daily list with 20 procedure visits, each patient with two earlier recorded visits."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from booking import services
+    from booking.availability import STAFF_POLICY
+    from clinic import roles
+    from clinic.models import Provider, VisitKind, VisitType, WorkingHours
+    from patients.models import Muscle, Patient
+    from patients.services import SiteInput, record_procedure
+
+    procedure = VisitType.objects.create(
+        slug="bench-tpi", name="Bench TPI", kind=VisitKind.PROCEDURE, duration_minutes=20, needs_room=False
+    )
+    provider = Provider.objects.create(display_name="Bench Day Provider", credentials="MD")
+    provider.locations.add(ctx.location)
+    provider.visit_types.add(procedure)
+    WorkingHours.objects.bulk_create(
+        WorkingHours(provider=provider, location=ctx.location, weekday=d, start=wall_time(7), end=wall_time(19))
+        for d in range(7)
+    )
+    user = get_user_model().objects.create_user(username="bench-provider", password=None)
+    user.groups.add(Group.objects.get(name=roles.PROVIDER))
+    provider.user = user
+    provider.save(update_fields=["user"])
+    muscles = list(Muscle.objects.all()[:3])
+    day = ctx.today + timedelta(days=2)
+    for n in range(DAY_LIST_VISITS):
+        patient = Patient.objects.create(first_name="Day", last_name=f"List {n}", date_of_birth=date(1970, 1, 1))
+        start = datetime.combine(day, wall_time(7), tzinfo=ctx.location.tz) + timedelta(minutes=30 * n)
+        common = {"patient": patient, "provider": provider, "visit_type": procedure, "location": ctx.location}
+        for weeks in (4, 2):
+            earlier = start - timedelta(weeks=weeks)
+            visit = services.book_appointment(
+                **common, start=earlier, by=None, policy=STAFF_POLICY, now=earlier - timedelta(days=1)
+            )
+            record_procedure(
+                appointment=visit,
+                sites=[SiteInput(muscle=m, side="left") for m in muscles],
+                injectates=[],
+                pain_before=7,
+                pain_after=3,
+                by=user,
+                now=earlier + timedelta(minutes=20),
+            )
+        services.book_appointment(**common, start=start, by=None, policy=STAFF_POLICY, now=start - timedelta(days=3))
+    client = Client()
+    client.force_login(user)
+    url = f"/provider/day/{day.isoformat()}"
+
+    def call() -> int:
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        return response.content.count(b'class="day-entry"')
+
+    row, entries = measure(ctx, "d_provider_day_20", call)
+    assert entries == DAY_LIST_VISITS, entries
+    return [{**row, "visits": DAY_LIST_VISITS, "earlier_records": 2 * DAY_LIST_VISITS, "transport": TRANSPORT}]
+
+
 def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
     """10,000 due SMS reminders through a real Celery worker and Redis to a fake gateway on loopback.
 
@@ -680,6 +746,7 @@ SCENARIOS: list[tuple[str, Callable[[Context], list[dict[str, Any]]]]] = [
     ("b", scenario_b),
     ("c", scenario_c),
     ("desk_calendar", scenario_desk_calendar),
+    ("day_list", scenario_day_list),
     ("reminders", scenario_reminders),
 ]
 

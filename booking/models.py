@@ -185,6 +185,7 @@ class EventAction(models.TextChoices):
     NO_SHOW = "no_show", _("Marked no-show")
     COMPLETED = "completed", _("Completed")
     EXPIRED = "expired", _("Hold expired")
+    RECORDED = "recorded", _("Procedure recorded")
 
 
 class AppointmentEvent(models.Model):

@@ -5,7 +5,7 @@ from datetime import date
 from django.urls import path, register_converter
 
 from booking import messages_views, views
-from booking.views import book, book_held, calendar, manage_link, patients_manage
+from booking.views import book, book_held, calendar, manage_link, patients_manage, reports
 
 
 class DateConverter:
@@ -51,6 +51,7 @@ urlpatterns = [
         "desk/calendar/appointments/<int:appointment_id>/check-in", calendar.calendar_check_in, name="calendar_check_in"
     ),
     path("desk/calendar/appointments/<int:appointment_id>/no-show", calendar.calendar_no_show, name="calendar_no_show"),
+    path("reports/", reports.reports, name="reports"),
     path("my/series/", views.my_series_list, name="my_series_list"),
     path("my/series/<int:series_id>", views.my_series, name="my_series"),
     path("my/appointments/", patients_manage.my_appointments, name="my_appointments"),

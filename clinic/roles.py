@@ -34,6 +34,8 @@ PERMISSIONS: dict[str, list[str]] = {
         "clinic.view_timeoff",
         "clinic.view_closure",
         "patients.view_patient",
+        "patients.view_muscle",
+        "patients.view_procedurerecord",
         "booking.view_appointment",
         "booking.view_series",
     ],
@@ -43,5 +45,7 @@ PERMISSIONS: dict[str, list[str]] = {
         for verb in ("view", "add", "change", "delete")
     ]
     + ["patients.view_patient", "patients.add_patient", "patients.change_patient"]
+    + [f"patients.{verb}_muscle" for verb in ("view", "add", "change", "delete")]
+    + ["patients.view_procedurerecord"]
     + ["booking.view_appointment", "booking.view_series", "booking.view_appointmentevent"],
 }

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from clinic import roles
-from patients.models import Patient, PatientQuerySet
+from patients.models import Injectate, Muscle, Patient, PatientQuerySet, ProcedureRecord, ProcedureSite
 
 # Desk staff type US dates; Patient.objects.search() understands ISO dates.
 _US_DATE = re.compile(r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})$")
@@ -62,3 +62,52 @@ class PatientAdmin(admin.ModelAdmin):
                 .order_by("username")
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Muscle)
+class MuscleAdmin(admin.ModelAdmin):
+    """The clinic's list of muscles providers pick sites from; add any skeletal muscle here."""
+
+    list_display = ["name", "region", "near_chest_wall", "is_active"]
+    list_filter = ["region", "is_active", "near_chest_wall"]
+    list_editable = ["is_active"]
+    search_fields = ["name"]
+
+
+class ProcedureSiteInline(admin.TabularInline):
+    model = ProcedureSite
+    extra = 0
+    can_delete = False
+    readonly_fields = ["muscle", "side", "injections"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class InjectateInline(admin.TabularInline):
+    model = Injectate
+    extra = 0
+    can_delete = False
+    readonly_fields = ["substance", "name", "strength_percent", "volume_ml", "dose"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ProcedureRecord)
+class ProcedureRecordAdmin(admin.ModelAdmin):
+    """Read-only: records are written by providers through patients.services.record_procedure."""
+
+    list_display = ["appointment", "cpt_code", "pain_before", "pain_after", "recorded_by", "updated_at"]
+    list_filter = ["cpt_code"]
+    list_select_related = ["appointment__patient", "appointment__provider", "recorded_by"]
+    inlines = [ProcedureSiteInline, InjectateInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in ProcedureRecord._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

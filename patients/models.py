@@ -1,6 +1,7 @@
 """Patients and what is known about them."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -162,3 +163,173 @@ class Screening(models.Model):
         """True while a blocking answer has not been approved by staff."""
         has_blocking = any(getattr(self, field) for field in self.BLOCKING)
         return has_blocking and self.review_status != ReviewStatus.APPROVED
+
+
+# --- the procedure record (../DOMAIN: "Where", "The visit", "Pain scores") -------------------
+
+
+class BodyRegion(models.TextChoices):
+    """The regions patients name, used to group the muscle list."""
+
+    JAW = "jaw", _("Jaw")
+    HEAD = "head", _("Head")
+    NECK = "neck", _("Neck")
+    SHOULDERS = "shoulders", _("Shoulders")
+    UPPER_BACK = "upper_back", _("Upper back")
+    LOWER_BACK = "lower_back", _("Lower back")
+    HIP = "hip", _("Hip")
+    BUTTOCKS = "buttocks", _("Buttocks")
+    ARMS = "arms", _("Arms")
+    LEGS = "legs", _("Legs")
+    OTHER = "other", _("Other")
+
+
+class Muscle(models.Model):
+    """A muscle a provider may record as a site; the clinic admin adds any skeletal muscle."""
+
+    name = models.CharField(_("muscle"), max_length=80, unique=True)
+    region = models.CharField(_("body region"), max_length=20, choices=BodyRegion.choices)
+    near_chest_wall = models.BooleanField(
+        _("near the chest wall"), default=False, help_text=_("Injections here carry a risk of lung puncture.")
+    )
+    is_active = models.BooleanField(_("offered"), default=True)
+
+    class Meta:
+        ordering = ["region", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Side(models.TextChoices):
+    LEFT = "left", _("Left")
+    RIGHT = "right", _("Right")
+    BOTH = "both", _("Both sides")
+
+
+class Substance(models.TextChoices):
+    """What was injected; recording none of these means dry needling."""
+
+    LOCAL_ANAESTHETIC = "local_anaesthetic", _("Local anaesthetic")
+    CORTICOSTEROID = "corticosteroid", _("Corticosteroid")
+    BOTULINUM_TOXIN = "botulinum_toxin", _("Botulinum toxin")
+    SALINE = "saline", _("Saline")
+    NSAID = "nsaid", _("Injectable NSAID")
+
+
+PAIN_SCALE = (MinValueValidator(0), MaxValueValidator(10))
+
+
+class ProcedureRecordQuerySet(models.QuerySet["ProcedureRecord"]):
+    def for_patients(self, patient_ids: "list[int] | set[int]") -> "ProcedureRecordQuerySet":
+        """Records of these patients, oldest first, with their sites and injectates in two more queries."""
+        return (
+            self.filter(appointment__patient_id__in=list(patient_ids))
+            .select_related("appointment")
+            .prefetch_related("sites__muscle", "injectates")
+            .order_by("appointment__start", "id")
+        )
+
+
+class ProcedureRecord(models.Model):
+    """What a provider did at one visit: sites, injectates, pain before and after.
+
+    The CPT code is derived from the sites and injectates (patients.cpt) and stored when the
+    record is saved, so a bill and a report read the same value.
+    """
+
+    appointment = models.OneToOneField("booking.Appointment", on_delete=models.PROTECT, related_name="procedure_record")
+    pain_before = models.PositiveSmallIntegerField(_("pain before (0–10)"), validators=PAIN_SCALE)
+    pain_after = models.PositiveSmallIntegerField(_("pain after (0–10)"), validators=PAIN_SCALE)
+    notes = models.TextField(_("notes"), blank=True)
+    complications = models.TextField(_("complications"), blank=True)
+    cpt_code = models.CharField(_("CPT code"), max_length=5)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProcedureRecordQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pain_before__gte=0) & Q(pain_before__lte=10), name="patients_record_pain_before_0_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(pain_after__gte=0) & Q(pain_after__lte=10), name="patients_record_pain_after_0_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(cpt_code__in=["20552", "20553", "20560", "20561"]), name="patients_record_known_cpt"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Procedure record {self.pk} (CPT {self.cpt_code})"
+
+    @property
+    def is_dry_needling(self) -> bool:
+        return self.cpt_code in ("20560", "20561")
+
+
+class ProcedureSite(models.Model):
+    record = models.ForeignKey(ProcedureRecord, on_delete=models.CASCADE, related_name="sites")
+    muscle = models.ForeignKey(Muscle, on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(_("side"), max_length=5, choices=Side.choices)
+    injections = models.PositiveSmallIntegerField(
+        _("injections"), default=1, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(injections__gte=1) & Q(injections__lte=20), name="patients_site_injections_1_20"
+            ),
+            models.UniqueConstraint(fields=["record", "muscle", "side"], name="patients_site_unique_muscle_side"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.muscle} ({self.get_side_display()}) × {self.injections}"
+
+
+class Injectate(models.Model):
+    """One substance given at the visit, with its amount; several per visit."""
+
+    record = models.ForeignKey(ProcedureRecord, on_delete=models.CASCADE, related_name="injectates")
+    substance = models.CharField(_("substance"), max_length=20, choices=Substance.choices)
+    name = models.CharField(_("name"), max_length=80, blank=True, help_text=_("e.g. lidocaine, triamcinolone"))
+    strength_percent = models.DecimalField(
+        _("strength (%)"),
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    volume_ml = models.DecimalField(
+        _("volume (mL)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    dose = models.CharField(_("dose"), max_length=40, blank=True, help_text=_("e.g. 40 mg, 50 units"))
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(volume_ml__isnull=True) | Q(volume_ml__gt=0), name="patients_injectate_volume_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        parts = [self.name or self.get_substance_display()]
+        if self.strength_percent is not None:
+            parts.append(f"{self.strength_percent.normalize()} %")
+        if self.volume_ml is not None:
+            parts.append(f"{self.volume_ml.normalize()} mL")
+        if self.dose:
+            parts.append(self.dose)
+        return " ".join(str(p) for p in parts)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractUser, Group, Permission
 
 from clinic import roles
 from clinic.models import Location, Provider, Room, VisitKind, VisitType, Weekday, WorkingHours
-from patients.models import Language, Patient
+from patients.models import Language, Muscle, Patient
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 
@@ -119,3 +119,19 @@ def sign_in(client: Any, user: AbstractUser) -> None:
     are changes one function.
     """
     client.force_login(user)
+
+
+def make_muscle(name: str = "Trapezius", **overrides: Any) -> Muscle:
+    """A muscle of the clinic's list (the migration seeds the usual ones; transactional tests flush them)."""
+    from patients.models import BodyRegion
+
+    muscle, _ = Muscle.objects.get_or_create(name=name, defaults={"region": BodyRegion.OTHER, **overrides})
+    return muscle
+
+
+def make_provider_login(provider: Provider, username: str) -> AbstractUser:
+    """A Provider-role login linked to this provider."""
+    user = make_user(username, role=roles.PROVIDER)
+    provider.user = user
+    provider.save(update_fields=["user"])
+    return user

@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -56,7 +57,8 @@ from booking.views.plans import (
     series_or_404,
     sessions_of,
 )
-from clinic.access import is_staff_member
+from clinic.access import is_staff_member, patients_viewed
+from patients.history import record_row, records_of, screening_answers, trends_by_series
 from patients.models import Patient, Screening
 
 
@@ -89,15 +91,35 @@ def desk_home(request: HttpRequest) -> HttpResponse:
 
 @staff_only
 def desk_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """A patient's series and appointments, with the ways to plan a new series."""
+    """Everything staff need about a patient: details, visits, series, screenings, records, pain trend."""
     patient = get_object_or_404(Patient, pk=patient_id)
+    now = timezone.now()
     appointments = list(
-        patient.appointments.select_related("provider", "location", "visit_type", "series").order_by("-start")[:100]
+        patient.appointments.select_related("provider", "location", "visit_type", "series", "room").order_by("start")
     )
+    series_list = list(patient.series.select_related("provider", "visit_type").order_by("-created_at"))
+    records = records_of(patient.pk)
+    first_session = {}
+    for a in appointments:  # in time order: the first seen is the series' first session
+        first_session.setdefault(a.series_id, a.local_start())
+    series_names = {
+        s.pk: _("%(visit)s with %(provider)s, from %(day)s")
+        % {
+            "visit": s.visit_type,
+            "provider": s.provider.display_name,
+            "day": dateformat.format(first_session.get(s.pk, s.created_at), "j M Y"),
+        }
+        for s in series_list
+    }
+    patients_viewed(request, [patient.pk])
     context = {
         "patient": patient,
-        "series_list": patient.series.select_related("provider", "visit_type").order_by("-created_at"),
-        "appointments": [appointment_row(a, a.series) for a in appointments],
+        "series_list": series_list,
+        "upcoming": [appointment_row(a, a.series) for a in appointments if a.start >= now],
+        "past": [appointment_row(a, a.series) for a in reversed(appointments) if a.start < now][:100],
+        "screenings": [(s, screening_answers(s)) for s in patient.screenings.all()],
+        "records": [record_row(r) for r in reversed(records)],
+        "trends": trends_by_series(records, series_names),
     }
     return render(request, "booking/desk_patient.html", context)
 

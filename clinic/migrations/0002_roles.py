@@ -16,7 +16,8 @@ def create_roles(apps, schema_editor):
         wanted = []
         for perm in perms:
             app_label, codename = perm.split(".")
-            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            # A model added by a later migration has no permission yet; that migration grants it.
+            wanted.extend(Permission.objects.filter(content_type__app_label=app_label, codename=codename))
         group.permissions.set(wanted)
 
 

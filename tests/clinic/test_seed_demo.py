@@ -205,8 +205,11 @@ class TestDemoClinic:
     def test_demo_appointments_are_booked_through_the_service_without_overlaps(self):
         booked = Appointment.objects.filter(status=Status.BOOKED)
         assert booked.count() > 50
-        assert not AppointmentEvent.objects.exclude(action=EventAction.BOOKED).exists()
-        assert AppointmentEvent.objects.filter(by__username="desk").count() == booked.count()
+        # Besides bookings, only the demo procedure records completed (and recorded) past visits.
+        others = set(AppointmentEvent.objects.exclude(action=EventAction.BOOKED).values_list("action", flat=True))
+        assert others == {EventAction.COMPLETED, EventAction.RECORDED}
+        booked_by_desk = AppointmentEvent.objects.filter(by__username="desk", action=EventAction.BOOKED)
+        assert booked_by_desk.count() == Appointment.objects.count()
         for appointment in booked:
             assert (
                 not booked.filter(
@@ -218,6 +221,15 @@ class TestDemoClinic:
                 .exists()
             )
 
+    def test_demo_has_procedure_records_with_pain_scores(self):
+        from patients.models import ProcedureRecord
+
+        records = ProcedureRecord.objects.select_related("appointment")
+        assert records.count() >= 8
+        assert all(r.appointment.status == Status.COMPLETED for r in records)
+        assert {r.cpt_code for r in records} >= {"20553", "20552", "20560", "20561"}
+        assert all(0 <= r.pain_after <= r.pain_before <= 10 for r in records)
+
         # --- The admin, on top of the demo data ---
 
     def test_every_changelist_opens_for_a_superuser(self, superuser_client):
@@ -225,10 +237,12 @@ class TestDemoClinic:
             response = superuser_client.get(reverse(f"admin:{name}_changelist"))
             assert response.status_code == 200, name
 
-    def test_every_clinic_add_page_opens_except_api_tokens(self, superuser_client):
+    def test_every_clinic_add_page_opens_except_api_tokens_and_procedure_records(self, superuser_client):
+        # Procedure records are written by providers through patients.services only.
+        refused = {"clinic_apitoken", "patients_procedurerecord"}
         for name in registered({"clinic", "patients"}):
             response = superuser_client.get(reverse(f"admin:{name}_add"))
-            assert response.status_code == (403 if name == "clinic_apitoken" else 200), name
+            assert response.status_code == (403 if name in refused else 200), name
 
     def test_provider_change_page_shows_the_working_hours_inline(self, superuser_client):
         provider = Provider.objects.get(display_name="Maria Alvarez")

@@ -285,6 +285,7 @@ class Command(BaseCommand):
             self._seed_patients()
             self._seed_users(providers)
         self._seed_appointments()
+        self._seed_procedure_records()
         self._report()
 
     def _seed_locations(self) -> dict[str, Location]:
@@ -404,6 +405,101 @@ class Command(BaseCommand):
                     except BookingError:
                         continue  # taken by an earlier demo booking, or the patient is busy then
 
+    def _seed_procedure_records(self) -> None:
+        """Four patients of the demo provider with three recorded sessions each (six, four and two
+        weeks ago, pain easing), and a session today; booked and recorded through the services."""
+        from booking import services
+        from booking.availability import STAFF_POLICY, find_slots
+        from booking.errors import BookingError
+        from patients.models import Muscle, ProcedureRecord, Substance
+        from patients.services import InjectateInput, SiteInput, record_procedure
+
+        if ProcedureRecord.objects.exists():
+            return
+        desk = get_user_model().objects.get(username="desk")
+        provider = Provider.objects.get(display_name=DEMO_PROVIDER)
+        location = Location.objects.get(name=RIVERSIDE)
+        visit_type = VisitType.objects.get(slug="tpi-session")
+        first_name, last_name = DEMO_PATIENT
+        demo_patient = Patient.objects.get(first_name=first_name, last_name=last_name)
+        patients = [demo_patient, *Patient.objects.exclude(pk=demo_patient.pk).order_by("pk")[:3]]
+        muscles = {m.name: m for m in Muscle.objects.all()}
+        plans = [  # (muscles, injected?) per patient
+            (["Trapezius", "Levator scapulae", "Rhomboids"], True),
+            (["Quadratus lumborum", "Gluteus medius"], True),
+            (["Piriformis"], False),
+            (["Masseter", "Temporalis", "Sternocleidomastoid"], False),
+        ]
+        pains = [(8, 5), (6, 3), (5, 2)]
+        lidocaine = InjectateInput(
+            substance=Substance.LOCAL_ANAESTHETIC, name="lidocaine", strength_percent=1, volume_ml=4
+        )
+        today = timezone.localdate(timezone=location.tz)
+        monday = today - timedelta(days=today.weekday())  # the demo provider works Mon/Wed/Fri here
+
+        def free_on(day: date, now: datetime) -> list[Any]:
+            return find_slots(
+                visit_type=visit_type,
+                location=location,
+                first_day=day,
+                last_day=day,
+                provider_ids=[provider.pk],
+                policy=STAFF_POLICY,
+                now=now,
+            )
+
+        for index, (patient, (names, injected)) in enumerate(zip(patients, plans, strict=True)):
+            sites = [
+                SiteInput(muscle=muscles[name], side="both" if k == 0 else "left", injections=2)
+                for k, name in enumerate(names)
+                if name in muscles
+            ]
+            for weeks, (before, after) in zip((6, 4, 2), pains, strict=True):
+                day = monday - timedelta(weeks=weeks)
+                slots = free_on(day, datetime.combine(day - timedelta(days=3), time(0), tzinfo=location.tz))
+                if len(slots) <= index or not sites:
+                    continue
+                start = slots[index * 2].start if len(slots) > index * 2 else slots[index].start
+                try:
+                    visit = services.book_appointment(
+                        patient=patient,
+                        provider=provider,
+                        visit_type=visit_type,
+                        location=location,
+                        start=start,
+                        by=desk,
+                        policy=STAFF_POLICY,
+                        now=start - timedelta(days=3),
+                    )
+                except BookingError:
+                    continue
+                record_procedure(
+                    appointment=visit,
+                    sites=sites,
+                    injectates=[lidocaine] if injected else [],
+                    pain_before=before + index % 2,
+                    pain_after=after,
+                    by=provider.user,
+                    notes="Demo record.",
+                    now=start + timedelta(minutes=25),
+                )
+            # Today, from the start of the day, so the provider's list has someone to record.
+            midnight = datetime.combine(today, time(0), tzinfo=location.tz)
+            for slot in free_on(today, midnight - timedelta(days=1))[index * 3 :: 12][:1]:
+                try:
+                    services.book_appointment(
+                        patient=patient,
+                        provider=provider,
+                        visit_type=visit_type,
+                        location=location,
+                        start=slot.start,
+                        by=desk,
+                        policy=STAFF_POLICY,
+                        now=midnight - timedelta(days=1),
+                    )
+                except BookingError:
+                    continue  # the patient has another demo visit then
+
     def _report(self) -> None:
         counts = [
             (Location, "locations"),
@@ -416,8 +512,10 @@ class Command(BaseCommand):
             (Patient, "patients"),
         ]
         from booking.models import Appointment
+        from patients.models import ProcedureRecord
 
         counts.append((Appointment, "appointments"))
+        counts.append((ProcedureRecord, "procedure records"))
         summary = ", ".join(f"{model._default_manager.count()} {label}" for model, label in counts)
         self.stdout.write(self.style.SUCCESS(f"Demo clinic ready: {summary}."))
         self.stdout.write("Demo logins (demo only; never use these passwords anywhere real):")

@@ -18,7 +18,7 @@ from booking.views.desk import staff_only
 from booking.views.plans import local_text
 from clinic.access import patient_for, patients_viewed
 from patients import services
-from patients.forms import ProfileForm, RegisterForm, ReviewForm
+from patients.forms.account import ProfileForm, RegisterForm, ReviewForm
 from patients.language import use_language
 from patients.models import Language, Screening
 
