@@ -215,15 +215,21 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["send_at", "kind", "channel", "status", "attempts", "patient", "sent_at", "last_error"]
     list_filter = ["status", "kind", "channel", "appointment__location"]
-    search_fields = ["appointment__patient__first_name", "appointment__patient__last_name", "last_error"]
+    search_fields = [
+        "appointment__patient__first_name",
+        "appointment__patient__last_name",
+        "offer__entry__patient__first_name",
+        "offer__entry__patient__last_name",
+        "last_error",
+    ]
     date_hierarchy = "send_at"
     ordering = ["-send_at", "-id"]
-    list_select_related = ["appointment__patient"]
+    list_select_related = ["appointment__patient", "offer__entry__patient"]
     actions = ["send_again"]
 
     @admin.display(description=_("patient"), ordering="appointment__patient__last_name")
     def patient(self, reminder: Reminder) -> str:
-        return str(reminder.appointment.patient)
+        return str(reminder.patient)
 
     @admin.action(description=_("Send the selected messages again"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
