@@ -170,7 +170,8 @@ def _make_offer(
         created_at=now,
     )
     reminders.waitlist_offer_for(offer, channels=reminders.offer_channels(entry.patient), send_at=times[0])
-    WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistStatus.WAITING).update(status=WaitlistStatus.OFFERED)
+    if WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistStatus.WAITING).update(status=WaitlistStatus.OFFERED):
+        entry.status = WaitlistStatus.OFFERED
     return offer
 
 
