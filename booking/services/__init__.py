@@ -30,6 +30,7 @@ from booking.services.series import (
 from booking.services.waitlist import (
     accept_offer,
     add_to_waitlist,
+    alternatives_for,
     expire_waitlist_offers,
     offer_for_token,
     offer_freed_slot,
@@ -46,6 +47,7 @@ __all__ = [
     "WRITE_ATTEMPTS",
     "accept_offer",
     "add_to_waitlist",
+    "alternatives_for",
     "book_appointment",
     "book_series",
     "cancel_appointment",

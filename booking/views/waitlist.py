@@ -91,21 +91,34 @@ def _refusal_text(exc: BookingError) -> str:
     return _("Sorry, this time can no longer be booked. Please call us.")
 
 
+# An offer that can no longer be taken, as the page explains it when opened again.
+CLOSED_BY_STATUS = {
+    OfferStatus.LOST: "offer_lost",
+    OfferStatus.EXPIRED: "offer_expired",
+    OfferStatus.WITHDRAWN: "offer_withdrawn",
+    OfferStatus.OPEN: "offer_expired",  # open, but past its time: the sweep has not run yet
+}
+
+
 def _offer_context(offer: WaitlistOffer, **extra: Any) -> dict[str, Any]:
     """What the page shows: when, where, with whom, until when. Not the visit type: the link
     travels by SMS and e-mail, and the page stays as free of clinical detail as the message."""
     tz = offer.location.tz
     now = timezone.now()
     closed = offer.status != OfferStatus.OPEN or now >= offer.expires_at
-    alternatives = [{"when": local_text(datetime.fromisoformat(a["start"]), tz)} for a in extra.pop("alternatives", [])]
+    alternatives = extra.pop("alternatives", None)
+    if closed and "error" not in extra and offer.status in CLOSED_BY_STATUS:
+        code = CLOSED_BY_STATUS[OfferStatus(offer.status)]
+        extra["error"] = CLOSED_TEXT[code]
+        if alternatives is None and code != "offer_withdrawn":
+            alternatives = services.alternatives_for(offer, now)
     return {
         "offer": offer,
         "when": local_text(offer.start, tz),
         "expires": local_text(offer.expires_at, tz),
         "can_accept": not closed and "booked" not in extra,
         "is_yours": offer.status == OfferStatus.ACCEPTED,
-        "alternatives": alternatives[:5],
-        **({"error": CLOSED_TEXT["offer_expired"]} if closed and offer.status == OfferStatus.OPEN else {}),
+        "alternatives": [{"when": local_text(datetime.fromisoformat(a["start"]), tz)} for a in alternatives or []][:5],
         **extra,
     }
 

@@ -388,3 +388,29 @@ def test_the_desk_offers_a_free_time_by_hand_but_not_a_taken_one(clinic, frozen,
             entry=entry, provider=clinic.dr_alvarez, start=clinic.at(MONDAY, 10), by=desk_user, now=NOW
         )
     assert taken.value.status == 409
+
+
+def test_stopping_a_series_offers_each_freed_session(clinic, frozen):
+    from booking.availability import STAFF_POLICY
+
+    series = services.book_series(
+        patient=clinic.alice,
+        provider=clinic.dr_alvarez,
+        visit_type=clinic.tpi,
+        location=clinic.location,
+        sessions=2,
+        gap_days=14,
+        tolerance_days=1,
+        taper_days=[],
+        preferred_time=time(9),
+        first_date=MONDAY,
+        by=None,
+        policy=STAFF_POLICY,
+        now=NOW,
+    )
+    entry = wait(clinic, clinic.bob)
+
+    services.cancel_series_remaining(series=series, by=None, reason="moving away", now=NOW)
+
+    starts = sorted(WaitlistOffer.objects.filter(entry=entry).values_list("start", flat=True))
+    assert starts == [clinic.at(MONDAY, 9), clinic.at(MONDAY + timedelta(days=14), 9)]
