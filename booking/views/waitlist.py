@@ -188,6 +188,7 @@ def _rows(entries: list[WaitlistEntry]) -> list[WaitlistEntry]:
             }
             for offer in offers.get(entry.pk, [])
         ]
+        entry.since = timezone.localtime(entry.created_at, entry.location.tz).date().isoformat()
         entry.parts_text = ", ".join(str(label) for value, label in PartOfDay.choices if value in entry.parts_of_day)
     return entries
 
