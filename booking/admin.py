@@ -16,7 +16,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from booking import reminders
-from booking.models import Appointment, AppointmentEvent, MessageKind, MessageTemplate, Reminder, Series
+from booking.models import (
+    Appointment,
+    AppointmentEvent,
+    MessageKind,
+    MessageTemplate,
+    Reminder,
+    Series,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from clinic.models import VisitType
 
 
@@ -238,3 +247,21 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self.message_user(request, _("%(count)s message(s) will be sent again shortly.") % {"count": count})
         if count < queryset.count():
             self.message_user(request, _("Messages being sent right now were left alone."), messages.WARNING)
+
+
+class WaitlistOfferInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WaitlistOffer
+    extra = 0
+    fields = ["start", "provider", "status", "expires_at", "appointment", "created_by", "created_at"]
+    readonly_fields = fields  # never the token's hash or nonce
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The waitlist, read only: the desk page (/desk/waitlist/) and booking/services write it."""
+
+    list_display = ["created_at", "patient", "visit_type", "location", "provider", "status"]
+    list_filter = ["status", "location", "visit_type"]
+    search_fields = ["patient__first_name", "patient__last_name"]
+    list_select_related = ["patient", "visit_type", "location", "provider"]
+    inlines = [WaitlistOfferInline]

@@ -213,3 +213,17 @@ def test_the_desk_offers_a_listed_time_by_hand(client, clinic, frozen, desk_user
     offer = WaitlistOffer.objects.get()
     assert (offer.entry, offer.provider, offer.created_by) == (entry, clinic.dr_chen, desk_user)
     assert offer.local_start().isoformat() == slot.split("|")[0]
+
+
+def test_offer_messages_show_on_the_messages_page_and_in_the_admin(client, clinic, frozen, desk_user):
+    (offer,) = offer_to(clinic, clinic.bob)
+    sign_in(client, desk_user)
+
+    page = client.get(reverse("booking:message_list") + "?show=waiting")
+
+    assert page.status_code == 200 and "Bob Okafor" in page.content.decode()
+    admin = make_user("root", is_superuser=True, is_staff=True)
+    sign_in(client, admin)
+    assert client.get("/admin/booking/reminder/").status_code == 200
+    entry_page = client.get(f"/admin/booking/waitlistentry/{offer.entry_id}/change/")
+    assert entry_page.status_code == 200 and offer.token_hash not in entry_page.content.decode()
