@@ -6,6 +6,7 @@ from datetime import date, time, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from booking import reminders, services, sms
 from booking import waitlist as rules
@@ -414,3 +415,15 @@ def test_stopping_a_series_offers_each_freed_session(clinic, frozen):
 
     starts = sorted(WaitlistOffer.objects.filter(entry=entry).values_list("start", flat=True))
     assert starts == [clinic.at(MONDAY, 9), clinic.at(MONDAY + timedelta(days=14), 9)]
+
+
+def test_sending_an_appointment_message_reads_nothing_of_the_waitlist(clinic, frozen):
+    appointment = book(clinic, clinic.alice)
+    row = Reminder.objects.get(appointment=appointment, kind=MessageKind.CONFIRMATION)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert reminders.deliver(row.pk, now=NOW) == ReminderStatus.SENT
+
+    # Claim, read, templates (read afresh inside a test's transaction; cached in a worker), mark sent.
+    assert len(queries) == 4
+    assert not any("waitlist" in q["sql"] for q in queries)
