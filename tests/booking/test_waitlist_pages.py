@@ -227,3 +227,18 @@ def test_offer_messages_show_on_the_messages_page_and_in_the_admin(client, clini
     assert client.get("/admin/booking/reminder/").status_code == 200
     entry_page = client.get(f"/admin/booking/waitlistentry/{offer.entry_id}/change/")
     assert entry_page.status_code == 200 and offer.token_hash not in entry_page.content.decode()
+
+
+def test_the_desk_waitlist_costs_the_same_queries_for_3_or_30_entries(client, clinic, frozen, desk_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sign_in(client, desk_user)
+    counts = []
+    for n in (3, 30):
+        offer_to(clinic, *[make_patient(first_name=f"N{n}-{i}", email=f"n{n}-{i}@example.com") for i in range(n)])
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("booking:desk_waitlist") + "?show=all").status_code == 200
+        counts.append(len(queries))
+        Appointment.objects.filter(patient=clinic.alice).update(status=Status.CANCELLED)
+    assert counts[0] == counts[1], counts
