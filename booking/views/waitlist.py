@@ -139,9 +139,16 @@ def my_waitlist(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("You are on the waitlist. We will send you a message when a time opens up."))
             return redirect("booking:my_waitlist")
-    entries = list(_entries().filter(patient=patient).order_by("-created_at")[:50])
+    entries = _rows(list(_entries().filter(patient=patient).order_by("-created_at")[:50]))
+    now = timezone.now()
+    for entry in entries:  # the patient's own open offers, with their links (they are the owner)
+        entry.open_offers = [
+            {**row, "url": reverse("booking:waitlist_offer_link", args=[rules.offer_token(row["offer"].token_nonce)])}
+            for row in entry.offer_rows
+            if row["offer"].status == OfferStatus.OPEN and row["offer"].expires_at > now
+        ]
     status = 422 if request.method == "POST" else 200
-    return render(request, "booking/waitlist/mine.html", {"entries": _rows(entries), "form": form}, status=status)
+    return render(request, "booking/waitlist/mine.html", {"entries": entries, "form": form}, status=status)
 
 
 @require_POST

@@ -128,6 +128,17 @@ def test_a_patient_joins_and_leaves_the_waitlist(client, clinic, frozen, alice_u
     assert entry.status == WaitlistStatus.WITHDRAWN
 
 
+def test_a_patient_sees_their_open_offer_with_its_link(client, clinic, frozen, bob_user):
+    (offer,) = offer_to(clinic, clinic.bob)
+    sign_in(client, bob_user)
+
+    page = client.get(reverse("booking:my_waitlist"))
+
+    assert page.status_code == 200
+    assert "A time is offered to you: Mon 7 Dec 2026, 09:00 EST" in page.content.decode()
+    assert link(offer) in page.content.decode()
+
+
 def test_a_patient_cannot_withdraw_someone_elses_entry(client, clinic, frozen, alice_user):
     entry = services.add_to_waitlist(patient=clinic.bob, visit_type=clinic.tpi, location=clinic.location, by=None)
     sign_in(client, alice_user)
