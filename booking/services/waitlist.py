@@ -111,7 +111,8 @@ def withdraw_from_waitlist(
         if not changed.update(status=WaitlistStatus.WITHDRAWN, closed_at=now, close_reason=reason):
             entry.refresh_from_db()
             raise BookingError("not_waiting", f"This entry is {entry.get_status_display().lower()} already.")
-        _close_offers(WaitlistOffer.objects.open().filter(entry=entry), OfferStatus.WITHDRAWN, now)
+        withdrawn = _close_offers(WaitlistOffer.objects.open().filter(entry=entry), OfferStatus.WITHDRAWN, now)
+        _offer_to_next(withdrawn, now)
     entry.refresh_from_db()
     return entry
 
@@ -295,6 +296,31 @@ def offer_slot_to_entry(
         return _make_offer(entry, provider=provider, start=start, times=times, freed_by=None, by=by, now=now)
 
 
+def _offer_to_next(closed_offer_ids: list[int], now: datetime) -> None:
+    """Times whose offers closed without being taken (ran out, withdrawn) go to the next entries
+    in line, up to WAITLIST_OFFERS_PER_SLOT open at once; each time in its own savepoint, so one
+    time's trouble is logged and does not undo the rest."""
+    if not closed_offer_ids:
+        return
+    slots = set(
+        WaitlistOffer.objects.filter(pk__in=closed_offer_ids, start__gt=now).values_list(
+            "provider_id", "visit_type_id", "location_id", "start"
+        )
+    )
+    for provider_id, visit_type_id, location_id, start in sorted(slots, key=lambda slot: slot[3]):
+        try:
+            with transaction.atomic():
+                offer_freed_slot(
+                    provider=Provider.objects.get(pk=provider_id),
+                    visit_type=VisitType.objects.get(pk=visit_type_id),
+                    location=Location.objects.get(pk=location_id),
+                    start=start,
+                    now=now,
+                )
+        except Exception:  # noqa: BLE001 - see the docstring
+            logger.exception("waitlist: offering %s at %s to the next entries failed", provider_id, start)
+
+
 def _close_offers(offers: Any, status: str, now: datetime) -> list[int]:
     """Close open offers (conditionally), stop their messages, and put their entries back to
     waiting when they have no other open offer. Returns the ids closed."""
@@ -390,7 +416,8 @@ def accept_offer(*, token: str, by: User = None, now: datetime | None = None) ->
         )
         others = [pk for pk in locked if pk != offer.pk]
         _close_offers(WaitlistOffer.objects.filter(pk__in=others), OfferStatus.LOST, now)
-        _close_offers(WaitlistOffer.objects.open().filter(entry_id=offer.entry_id), OfferStatus.WITHDRAWN, now)
+        elsewhere = WaitlistOffer.objects.open().filter(entry_id=offer.entry_id)
+        _offer_to_next(_close_offers(elsewhere, OfferStatus.WITHDRAWN, now), now)
         return appointment
 
     try:
@@ -419,23 +446,8 @@ def expire_waitlist_offers(*, now: datetime | None = None) -> int:
     entries in line, and expire entries whose last date has passed. Returns offers expired."""
     now = now or timezone.now()
     with transaction.atomic():
-        ran_out = WaitlistOffer.objects.open().filter(expires_at__lte=now)
-        slots = set(ran_out.values_list("provider_id", "visit_type_id", "location_id", "start"))
-        expired = _close_offers(ran_out, OfferStatus.EXPIRED, now)
-    for provider_id, visit_type_id, location_id, start in sorted(slots, key=lambda s: s[3]):
-        if WaitlistOffer.objects.open().for_slot(provider_id, start).exists():
-            continue
-        try:
-            with transaction.atomic():
-                offer_freed_slot(
-                    provider=Provider.objects.get(pk=provider_id),
-                    visit_type=VisitType.objects.get(pk=visit_type_id),
-                    location=Location.objects.get(pk=location_id),
-                    start=start,
-                    now=now,
-                )
-        except Exception:  # noqa: BLE001 - one slot's trouble must not stop the sweep
-            logger.exception("waitlist: offering %s at %s to the next entries failed", provider_id, start)
+        expired = _close_offers(WaitlistOffer.objects.open().filter(expires_at__lte=now), OfferStatus.EXPIRED, now)
+        _offer_to_next(expired, now)
     _expire_entries(now)
     return len(expired)
 
@@ -448,10 +460,12 @@ def _expire_entries(now: datetime) -> int:
     if not past:
         return 0
     with transaction.atomic():
-        _close_offers(WaitlistOffer.objects.open().filter(entry_id__in=past), OfferStatus.EXPIRED, now)
-        return WaitlistEntry.objects.filter(
+        closed = _close_offers(WaitlistOffer.objects.open().filter(entry_id__in=past), OfferStatus.EXPIRED, now)
+        count = WaitlistEntry.objects.filter(
             pk__in=past, status__in=[WaitlistStatus.WAITING, WaitlistStatus.OFFERED]
         ).update(status=WaitlistStatus.EXPIRED, closed_at=now, close_reason="the last date has passed")
+        _offer_to_next(closed, now)  # after the entries closed, so they are not offered again
+    return count
 
 
 def open_offers_by_entry(entry_ids: Iterable[int]) -> dict[int, list[WaitlistOffer]]:

@@ -427,3 +427,31 @@ def test_sending_an_appointment_message_reads_nothing_of_the_waitlist(clinic, fr
     # Claim, read, templates (read afresh inside a test's transaction; cached in a worker), mark sent.
     assert len(queries) == 4
     assert not any("waitlist" in q["sql"] for q in queries)
+
+
+def test_a_withdrawn_offer_goes_to_the_next_in_line(clinic, frozen, settings):
+    settings.WAITLIST_OFFERS_PER_SLOT = 1
+    first, *_ = offered(clinic, n=2)
+
+    services.withdraw_from_waitlist(entry=first.entry, by=None, now=NOW)
+
+    (now_open,) = WaitlistOffer.objects.open()
+    assert now_open.entry.patient.first_name == "P1" and now_open.start == first.start
+
+
+def test_accepting_withdraws_the_entrys_other_offers_and_passes_them_on(clinic, frozen, settings):
+    settings.WAITLIST_OFFERS_PER_SLOT = 1
+    nine, ten = book(clinic, clinic.alice, hour=9), book(clinic, clinic.alice, hour=10)
+    first, second = patients(2)
+    wait(clinic, first, minutes_ago=10)
+    wait(clinic, second, minutes_ago=5)
+    cancel(nine), cancel(ten)  # the first in line is offered both times
+    offer_at_nine, offer_at_ten = WaitlistOffer.objects.order_by("start")
+    assert offer_at_nine.entry.patient == offer_at_ten.entry.patient == first
+
+    services.accept_offer(token=token_of(offer_at_nine), now=NOW)
+
+    offer_at_ten.refresh_from_db()
+    assert offer_at_ten.status == OfferStatus.WITHDRAWN
+    (passed_on,) = WaitlistOffer.objects.open()
+    assert (passed_on.entry.patient, passed_on.start) == (second, offer_at_ten.start)
