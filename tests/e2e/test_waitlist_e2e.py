@@ -119,6 +119,7 @@ def test_a_cancelled_visit_is_offered_and_the_first_patient_to_accept_gets_it(
 
     carol_page.get_by_role("button", name="Accept this time").click()
 
+    expect(carol_page.get_by_role("heading", name="This time is no longer available")).to_be_visible()
     expect(carol_page.get_by_role("alert")).to_contain_text("someone else took this time")
     expect(carol_page.get_by_role("heading", name="Other free times")).to_be_visible()
     assert fits_the_phone(carol_page)
