@@ -35,8 +35,8 @@ from booking.models import (
 from booking.services import write_path as wp
 from booking.services.appointments import book_appointment
 from booking.services.write_path import User
-from clinic.models import Location, Provider, VisitType
-from patients.models import Patient
+from clinic.models import Location, Provider, VisitKind, VisitType
+from patients.models import Patient, Screening
 
 logger = logging.getLogger(__name__)
 
@@ -177,11 +177,18 @@ def _make_offer(
 
 
 def matching_entries(
-    *, provider: Provider, visit_type: VisitType, location: Location, start: datetime, now: datetime
+    *,
+    provider: Provider,
+    visit_type: VisitType,
+    location: Location,
+    start: datetime,
+    now: datetime,
+    exclude_patient_id: int | None = None,
 ) -> list[WaitlistEntry]:
     """Active entries this time suits, oldest first: same visit type and location, their provider
     (or any), date range, parts of the day and window; not already offered this time; the
-    patient free then and reachable by message."""
+    patient free then, reachable by message, and (for a procedure) without safety answers
+    waiting for staff review."""
     tz = location.tz
     local_start = timezone.localtime(start, tz)
     local_end = timezone.localtime(start + visit_type.duration, tz)
@@ -194,6 +201,7 @@ def matching_entries(
         .filter(Q(earliest_date__isnull=True) | Q(earliest_date__lte=day))
         .filter(Q(latest_date__isnull=True) | Q(latest_date__gte=day))
         .filter(~Exists(offered_this))
+        .exclude(patient_id=exclude_patient_id)
         .select_related("patient", "visit_type", "location")
         .fairness_order()
     )
@@ -203,13 +211,24 @@ def matching_entries(
         .overlapping(start, start + visit_type.duration)
         .values_list("patient_id", flat=True)
     )
+    blocked = _needs_screening_review(visit_type, {e.patient_id for e in candidates})
     return [
         entry
         for entry in candidates
         if rules.fits(_wish(entry), local_start, local_end)
         and entry.patient_id not in busy
+        and entry.patient_id not in blocked
         and reminders.offer_channels(entry.patient)
     ]
+
+
+def _needs_screening_review(visit_type: VisitType, patient_ids: set[int]) -> set[int]:
+    """Patients whose latest safety answers block online booking of a procedure until staff
+    have reviewed them: a link must not book what the patient could not book online."""
+    if visit_type.kind != VisitKind.PROCEDURE or not patient_ids:
+        return set()
+    latest = Screening.objects.latest_per_patient(patient_ids)
+    return {pk for pk, screening in latest.items() if screening.blocks_online_booking}
 
 
 def _wish(entry: WaitlistEntry) -> rules.Wish:
@@ -244,7 +263,14 @@ def offer_freed_slot(
     if limit <= 0:
         return []
     with transaction.atomic():
-        entries = matching_entries(provider=provider, visit_type=visit_type, location=location, start=start, now=now)
+        entries = matching_entries(
+            provider=provider,
+            visit_type=visit_type,
+            location=location,
+            start=start,
+            now=now,
+            exclude_patient_id=freed_by.patient_id if freed_by is not None else None,
+        )
         return [
             _make_offer(entry, provider=provider, start=start, times=times, freed_by=freed_by, by=by, now=now)
             for entry in entries[:limit]
@@ -397,6 +423,10 @@ def accept_offer(*, token: str, by: User = None, now: datetime | None = None) ->
         refusal = _refusal(current, now)
         if refusal is not None:
             raise refusal
+        if current.created_by_id is None and _needs_screening_review(offer.visit_type, {offer.entry.patient_id}):
+            raise BookingError(
+                "screening_review", "Your safety answers need a look from our staff first; please call us."
+            )
         appointment = book_appointment(
             patient=offer.entry.patient,
             provider=offer.provider,

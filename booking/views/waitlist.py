@@ -34,7 +34,7 @@ from booking.views.patients import _own_patient
 from booking.views.plans import local_text
 from clinic.access import patients_viewed
 from clinic.models import Location, Provider, VisitType
-from patients.models import Patient
+from patients.models import Patient, Screening
 
 SESSION_KEY = "waitlist_offer_token"
 OFFER_PAGE = "booking/waitlist/offer.html"
@@ -86,6 +86,8 @@ def waitlist_offer(request: HttpRequest) -> HttpResponse:
 def _refusal_text(exc: BookingError) -> str:
     if exc.code == "patient_has_visit":
         return _("You already have a visit at that time, so this time cannot be booked for you.")
+    if exc.code == "screening_review":
+        return _("Before this visit, our staff need to look at your answers to the safety questions. Please call us.")
     if exc.code == "busy":
         return _("We are very busy right now. Please try again in a moment.")
     return _("Sorry, this time can no longer be booked. Please call us.")
@@ -217,6 +219,11 @@ def desk_waitlist(request: HttpRequest) -> HttpResponse:
     if query:
         entries = entries.filter(patient__in=Patient.objects.search(query))
     rows = _rows(list(entries[:200]))
+    screenings = Screening.objects.latest_per_patient({e.patient_id for e in rows})
+    for entry in rows:  # safety flags at a glance (a procedure offer waits for their review)
+        screening = screenings.get(entry.patient_id)
+        entry.flags = screening.flags if screening else []
+        entry.needs_review = bool(screening and screening.blocks_online_booking)
     found = list(Patient.objects.search(query)[:20]) if query else []
     patients_viewed(request, {e.patient_id for e in rows} | {p.pk for p in found})
     context = {

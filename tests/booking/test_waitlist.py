@@ -455,3 +455,34 @@ def test_accepting_withdraws_the_entrys_other_offers_and_passes_them_on(clinic, 
     assert offer_at_ten.status == OfferStatus.WITHDRAWN
     (passed_on,) = WaitlistOffer.objects.open()
     assert (passed_on.entry.patient, passed_on.start) == (second, offer_at_ten.start)
+
+
+def test_safety_answers_awaiting_review_keep_a_procedure_from_being_offered_or_taken(clinic, frozen):
+    from patients.models import ReviewStatus, Screening
+
+    flagged, reviewed, later = patients(3)
+    Screening.objects.create(patient=flagged, blood_thinner=True, review_status=ReviewStatus.PENDING)
+    Screening.objects.create(patient=reviewed, blood_thinner=True, review_status=ReviewStatus.APPROVED)
+    appointment = book(clinic, clinic.alice)
+    for age, patient in enumerate((flagged, reviewed, later)):
+        wait(clinic, patient, minutes_ago=10 - age)
+
+    cancel(appointment)
+
+    offers = {o.entry.patient: o for o in WaitlistOffer.objects.all()}
+    assert set(offers) == {reviewed, later}
+    Screening.objects.create(patient=later, infection_near_site=True, review_status=ReviewStatus.PENDING)
+    with pytest.raises(BookingError) as held:
+        services.accept_offer(token=token_of(offers[later]))
+    assert held.value.code == "screening_review"
+    offers[later].refresh_from_db()
+    assert offers[later].status == OfferStatus.OPEN and not Appointment.objects.filter(patient=later).exists()
+
+
+def test_a_patient_is_not_offered_back_the_time_they_cancelled(clinic, frozen):
+    appointment = book(clinic, clinic.alice)
+    wait(clinic, clinic.alice)
+
+    cancel(appointment)
+
+    assert not WaitlistOffer.objects.exists()

@@ -253,3 +253,15 @@ def test_the_desk_waitlist_costs_the_same_queries_for_3_or_30_entries(client, cl
         counts.append(len(queries))
         Appointment.objects.filter(patient=clinic.alice).update(status=Status.CANCELLED)
     assert counts[0] == counts[1], counts
+
+
+def test_the_desk_sees_safety_flags_on_the_waitlist(client, clinic, frozen, desk_user):
+    from patients.models import ReviewStatus, Screening
+
+    services.add_to_waitlist(patient=clinic.bob, visit_type=clinic.tpi, location=clinic.location, by=None)
+    Screening.objects.create(patient=clinic.bob, blood_thinner=True, review_status=ReviewStatus.PENDING)
+    sign_in(client, desk_user)
+
+    text = client.get(reverse("booking:desk_waitlist")).content.decode()
+
+    assert "Blood thinner" in text and "Safety answers need review" in text
