@@ -14,13 +14,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from booking import services
 from booking import waitlist as rules
@@ -30,9 +30,8 @@ from booking.forms import HandOfferForm, PatientSearchForm, WaitlistEntryForm, W
 from booking.models import OfferStatus, PartOfDay, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from booking.services.waitlist import open_offers_by_entry
 from booking.views.desk import staff_only
-from booking.views.patients import _own_patient
 from booking.views.plans import local_text
-from clinic.access import patients_viewed
+from clinic.access import patient_for, patients_viewed
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient, Screening
 
@@ -51,6 +50,7 @@ CLOSED_TEXT = {
 # --- the patient's offer link (no login) -----------------------------------------------------
 
 
+@require_http_methods(["GET"])
 def waitlist_offer_link(request: HttpRequest, token: str) -> HttpResponse:
     """The link from the message: keep the token in the session and show the page without it."""
     try:
@@ -61,6 +61,7 @@ def waitlist_offer_link(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("booking:waitlist_offer")
 
 
+@require_http_methods(["GET", "POST"])
 def waitlist_offer(request: HttpRequest) -> HttpResponse:
     """GET: the offered time with an Accept button. POST: take it."""
     token = request.session.get(SESSION_KEY, "")
@@ -126,6 +127,13 @@ def _offer_context(offer: WaitlistOffer, **extra: Any) -> dict[str, Any]:
 
 
 # --- the patient's own waitlist ----------------------------------------------------------------
+
+
+def _own_patient(user: Any) -> Patient:
+    patient = patient_for(user)
+    if patient is None:
+        raise Http404
+    return patient
 
 
 @login_required
