@@ -486,3 +486,18 @@ def test_a_patient_is_not_offered_back_the_time_they_cancelled(clinic, frozen):
     cancel(appointment)
 
     assert not WaitlistOffer.objects.exists()
+
+
+def test_beat_runs_the_expiry_sweep_every_minute_through_a_thin_task(clinic, frozen):
+    from django.conf import settings as django_settings
+
+    from booking import tasks
+
+    entry = django_settings.CELERY_BEAT_SCHEDULE["expire-waitlist-offers"]
+    assert entry == {"task": tasks.expire_waitlist_offers.name, "schedule": 60.0}
+    (offer,) = offered(clinic, n=1)
+    frozen.move_to(offer.expires_at)
+
+    assert tasks.expire_waitlist_offers() == 1
+    offer.refresh_from_db()
+    assert offer.status == OfferStatus.EXPIRED
