@@ -148,3 +148,38 @@ def test_a_patient_joins_the_waitlist_from_their_phone(live_server, page, shot):
     shot("waitlist-mine-phone")
     assert serious_violations(page) == []
     assert clinic.alice.waitlist_entries.get().parts_of_day == ["morning"]
+
+
+def test_the_desk_adds_a_caller_to_the_waitlist_and_offers_a_time_by_hand(live_server, page, shot, settings):
+    settings.REMINDER_QUIET_HOURS = None
+    clinic = build_clinic()
+    make_user("desk", role=roles.FRONT_DESK)
+    log_in(page, live_server, "desk")
+
+    page.goto(f"{live_server.url}/desk/waitlist/")
+    page.get_by_label("Find a patient").fill("Okafor")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_role("link", name="Add to waitlist").click()
+    page.get_by_label("Visit type").select_option(label=clinic.tpi.name)
+    page.get_by_label("Location").select_option(label=clinic.location.name)
+    page.get_by_label("Provider").select_option(label="David Chen, MD")
+    page.get_by_label("Afternoon (12:00 to 17:00)").check()
+    assert fits_the_phone(page)
+    shot("waitlist-desk-add-phone")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Add to waitlist").click()
+    expect(page.get_by_text("Bob Okafor is on the waitlist.")).to_be_visible()
+
+    page.get_by_role("link", name="Offer a time").click()
+    expect(page.get_by_role("group", name="Free times that suit this entry (next two weeks)")).to_be_visible()
+    first_time = page.locator("input[name=slot]").first
+    first_time.check()
+    assert fits_the_phone(page)
+    shot("waitlist-desk-offer-phone")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Send the offer").click()
+
+    expect(page.get_by_text("The time is offered to Bob Okafor.")).to_be_visible()
+    expect(page.locator(".offer-row")).to_contain_text("Open")
+    offer = WaitlistOffer.objects.get()
+    assert offer.provider == clinic.dr_chen and offer.local_start().hour >= 12
