@@ -366,13 +366,16 @@ def _close_offers(offers: Any, status: str, now: datetime) -> list[int]:
 # --- taking an offer -------------------------------------------------------------------------
 
 
-def offer_for_token(token: str) -> WaitlistOffer:
-    """The offer a link's token opens (404 for anything else)."""
-    if not token or len(token) > 100:
-        raise OfferNotFound()
+def offer_for_token(token: str = "", *, token_hash: str = "") -> WaitlistOffer:
+    """The offer a link's token (or the token's hash, as the offer page keeps it in the session)
+    opens; OfferNotFound (404) for anything else."""
+    if not token_hash:
+        if not token or len(token) > 100:
+            raise OfferNotFound()
+        token_hash = rules.token_hash(token)
     offer = (
         WaitlistOffer.objects.select_related("entry__patient", "provider", "visit_type", "location", "appointment")
-        .filter(token_hash=rules.token_hash(token))
+        .filter(token_hash=token_hash)
         .first()
     )
     if offer is None:
@@ -407,12 +410,13 @@ def _refusal(offer: WaitlistOffer, now: datetime) -> OfferClosed | None:
     return None
 
 
-def accept_offer(*, token: str, by: User = None, now: datetime | None = None) -> Appointment:
-    """Take an offered time: the first to accept books it (through book_appointment); the other
-    offers of that time are lost. A used, lost, withdrawn or run-out offer is refused with
-    OfferClosed (409/410), with other free times where there are any."""
+def accept_offer(*, token: str = "", token_hash: str = "", by: User = None, now: datetime | None = None) -> Appointment:
+    """Take an offered time (by the link's token, or its hash): the first to accept books it
+    (through book_appointment); the other offers of that time are lost. A used, lost, withdrawn
+    or run-out offer is refused with OfferClosed (409/410), with other free times where there are
+    any."""
     now = now or timezone.now()
-    offer = offer_for_token(token)
+    offer = offer_for_token(token, token_hash=token_hash)
 
     def write() -> Appointment:
         # Lock every open offer of this time (and this one) in id order before the booking's

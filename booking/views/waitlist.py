@@ -2,7 +2,8 @@
 
 The offer link needs no login: its token is the credential. It is moved from the address into
 the session at once (as Django's password reset does), so the page the patient sees, its
-history entry and any Referer carry no token. Desk pages are staff only (404 for anyone else)
+history entry and any Referer carry no token; the session keeps only the token's SHA-256, like
+the offer row, so no copy of the token is stored anywhere. Desk pages are staff only (404 for anyone else)
 and note the patients they show. Every write goes through booking.services.
 """
 
@@ -35,7 +36,7 @@ from clinic.access import patient_for, patients_viewed
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient, Screening
 
-SESSION_KEY = "waitlist_offer_token"
+SESSION_KEY = "waitlist_offer_token_hash"
 OFFER_PAGE = "booking/waitlist/offer.html"
 # What a patient is told when an offer cannot be taken (the service's codes).
 CLOSED_TEXT = {
@@ -54,26 +55,26 @@ CLOSED_TEXT = {
 def waitlist_offer_link(request: HttpRequest, token: str) -> HttpResponse:
     """The link from the message: keep the token in the session and show the page without it."""
     try:
-        services.offer_for_token(token)
+        offer = services.offer_for_token(token)
     except OfferNotFound:
         return render(request, OFFER_PAGE, {"error": CLOSED_TEXT["offer_not_found"]}, status=404)
-    request.session[SESSION_KEY] = token
+    request.session[SESSION_KEY] = offer.token_hash
     return redirect("booking:waitlist_offer")
 
 
 @require_http_methods(["GET", "POST"])
 def waitlist_offer(request: HttpRequest) -> HttpResponse:
     """GET: the offered time with an Accept button. POST: take it."""
-    token = request.session.get(SESSION_KEY, "")
+    token_hash = request.session.get(SESSION_KEY, "")
     try:
-        offer = services.offer_for_token(token)
+        offer = services.offer_for_token(token_hash=token_hash)
     except OfferNotFound:
         return render(request, OFFER_PAGE, {"error": CLOSED_TEXT["offer_not_found"]}, status=404)
     if request.method != "POST":
         return render(request, OFFER_PAGE, _offer_context(offer))
     by = request.user if request.user.is_authenticated else None
     try:
-        appointment = services.accept_offer(token=token, by=by)
+        appointment = services.accept_offer(token_hash=token_hash, by=by)
     except OfferClosed as exc:
         offer.refresh_from_db()
         context = _offer_context(offer, error=CLOSED_TEXT[exc.code], alternatives=exc.alternatives)

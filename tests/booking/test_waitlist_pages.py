@@ -57,6 +57,9 @@ def test_the_link_moves_the_token_into_the_session_and_the_page_shows_the_time(c
     assert "Mon 7 Dec 2026, 09:00 EST" in text and "Maria Alvarez" in text and "Accept this time" in text
     assert clinic.tpi.name not in text  # the page carries no more clinical detail than the message
     assert rules.offer_token(offer.token_nonce) not in text
+    # The session keeps the token's hash, not the token: no copy of it is stored anywhere.
+    assert offer.token_hash in client.session.values()
+    assert rules.offer_token(offer.token_nonce) not in str(dict(client.session))
 
 
 def test_accepting_books_the_time_and_a_second_accept_is_refused_kindly(client, clinic, frozen):
