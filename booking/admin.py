@@ -178,6 +178,7 @@ def _sample_context(template: MessageTemplate) -> dict:
         "clinic_address": location.address.strip() if location else "1 Example Street\nSpringfield",
         "manage_url": reminders.manage_url(),
         "sessions": sessions,
+        "offer_expires": reminders.format_local(start - timedelta(hours=2), reminders.TIME_FORMATS, language),
     }
 
 

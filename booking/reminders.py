@@ -88,6 +88,7 @@ CONTEXT_HELP = {
     "clinic_address": "The location's address (several lines)",
     "manage_url": "Where the patient sees, moves or cancels visits (waitlist offer: the link to take the time)",
     "sessions": "Series summary only: a list, each with .date and .time",
+    "offer_expires": "Waitlist offer only: the local time the offer closes, e.g. 11:00 AM EST",
 }
 
 

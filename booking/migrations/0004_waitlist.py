@@ -6,6 +6,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# The built-in waitlist offer texts before and after they named the offer's closing time: clinic
+# defaults still as seeded are brought up to date; texts a clinic edited are left alone.
+OFFER_TEXTS = {
+    ('email', 'en'): (
+        'Hello {{ patient_first_name }},\n\nA time has become free: {{ date }} at {{ time }}. If you would like it, please take it soon, before someone else does: {{ manage_url }}\n\nWhere: {{ clinic_name }}{% if clinic_address %}\n{{ clinic_address }}{% endif %}\n\n{% if clinic_phone %}Questions? Call us at {{ clinic_phone }}.\n{% endif %}\n{{ clinic_name }}\n',
+        'Hello {{ patient_first_name }},\n\nA time has become free: {{ date }} at {{ time }}. If you would like it, please take it soon, before someone else does: {{ manage_url }}\n{% if offer_expires %}\nThe offer is open until {{ offer_expires }}.\n{% endif %}\nWhere: {{ clinic_name }}{% if clinic_address %}\n{{ clinic_address }}{% endif %}\n\n{% if clinic_phone %}Questions? Call us at {{ clinic_phone }}.\n{% endif %}\n{{ clinic_name }}\n',
+    ),
+    ('email', 'es'): (
+        'Hola {{ patient_first_name }}:\n\nSe ha liberado una hora: el {{ date }} a las {{ time }}. Si la quiere, resérvela pronto, antes de que la tome otra persona: {{ manage_url }}\n\nLugar: {{ clinic_name }}{% if clinic_address %}\n{{ clinic_address }}{% endif %}\n\n{% if clinic_phone %}¿Preguntas? Llámenos al {{ clinic_phone }}.\n{% endif %}\n{{ clinic_name }}\n',
+        'Hola {{ patient_first_name }}:\n\nSe ha liberado una hora: el {{ date }} a las {{ time }}. Si la quiere, resérvela pronto, antes de que la tome otra persona: {{ manage_url }}\n{% if offer_expires %}\nLa oferta está abierta hasta las {{ offer_expires }}.\n{% endif %}\nLugar: {{ clinic_name }}{% if clinic_address %}\n{{ clinic_address }}{% endif %}\n\n{% if clinic_phone %}¿Preguntas? Llámenos al {{ clinic_phone }}.\n{% endif %}\n{{ clinic_name }}\n',
+    ),
+    ('sms', 'en'): (
+        '{{ clinic_name }}: a time is free on {{ date }} at {{ time }}. To take it: {{ manage_url }}\n',
+        '{{ clinic_name }}: a time is free on {{ date }} at {{ time }}. To take it{% if offer_expires %} (until {{ offer_expires }}){% endif %}: {{ manage_url }}\n',
+    ),
+    ('sms', 'es'): (
+        '{{ clinic_name }}: hay una hora libre el {{ date }} a las {{ time }}. Para reservarla: {{ manage_url }}\n',
+        '{{ clinic_name }}: hay una hora libre el {{ date }} a las {{ time }}. Para reservarla{% if offer_expires %} (hasta las {{ offer_expires }}){% endif %}: {{ manage_url }}\n',
+    ),
+}
+
+
+def name_the_closing_time(apps, schema_editor, forward=True):
+    template_model = apps.get_model("booking", "MessageTemplate")
+    for (channel, language), (before, after) in OFFER_TEXTS.items():
+        old, new = (before, after) if forward else (after, before)
+        template_model.objects.filter(
+            location__isnull=True, kind="waitlist_offer", channel=channel, language=language, body=old
+        ).update(body=new)
+
+
+def unname_the_closing_time(apps, schema_editor):
+    name_the_closing_time(apps, schema_editor, forward=False)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -119,4 +154,5 @@ class Migration(migrations.Migration):
             model_name='waitlistoffer',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'accepted'), _negated=True), ('appointment__isnull', False), _connector='OR'), name='booking_waitlistoffer_accepted_has_appointment'),
         ),
+        migrations.RunPython(name_the_closing_time, unname_the_closing_time),
     ]

@@ -341,6 +341,7 @@ def test_the_offer_message_is_in_the_patients_language_with_the_link_and_no_clin
     assert mail.to == [clinic.bob.email] and "Hola Bob" in mail.body and link in mail.body
     assert "hay una hora libre" in text.body and link in text.body and text.to == str(clinic.bob.phone)
     assert "lunes 7 de diciembre de 2026" in mail.body
+    assert "abierta hasta las 12:00 EST" in mail.body and "(hasta las 12:00 EST)" in text.body
     for body in (mail.subject + mail.body, text.body):
         assert reminders.clinical_words_in(body, [clinic.tpi.name, "trapezius", clinic.dr_alvarez.display_name]) == []
 
@@ -501,3 +502,11 @@ def test_beat_runs_the_expiry_sweep_every_minute_through_a_thin_task(clinic, fro
     assert tasks.expire_waitlist_offers() == 1
     offer.refresh_from_db()
     assert offer.status == OfferStatus.EXPIRED
+
+
+def test_the_seeded_offer_texts_name_the_closing_time():
+    from booking.models import MessageTemplate
+
+    defaults = MessageTemplate.objects.filter(location__isnull=True, kind=MessageKind.WAITLIST_OFFER)
+    assert defaults.count() == 4
+    assert all("{{ offer_expires }}" in template.body for template in defaults)
