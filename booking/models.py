@@ -409,6 +409,10 @@ class WaitlistEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=200, blank=True)
+    # Who withdrew it (null: the system, e.g. booked from an offer or past its last date).
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = WaitlistEntryQuerySet.as_manager()
 

@@ -108,7 +108,7 @@ def withdraw_from_waitlist(
     reason = reason.strip()[:200] or "withdrawn"
     with transaction.atomic():
         changed = WaitlistEntry.objects.filter(pk=entry.pk, status__in=[WaitlistStatus.WAITING, WaitlistStatus.OFFERED])
-        if not changed.update(status=WaitlistStatus.WITHDRAWN, closed_at=now, close_reason=reason):
+        if not changed.update(status=WaitlistStatus.WITHDRAWN, closed_at=now, close_reason=reason, closed_by=by):
             entry.refresh_from_db()
             raise BookingError("not_waiting", f"This entry is {entry.get_status_display().lower()} already.")
         withdrawn = _close_offers(WaitlistOffer.objects.open().filter(entry=entry), OfferStatus.WITHDRAWN, now)

@@ -209,7 +209,12 @@ def test_the_desk_adds_a_patient_and_withdraws_with_htmx(client, clinic, frozen,
 
     assert withdrawn.status_code == 200 and f'id="entry-{entry.pk}"' in withdrawn.content.decode()
     entry.refresh_from_db()
-    assert entry.status == WaitlistStatus.WITHDRAWN
+    assert (entry.status, entry.closed_by, entry.close_reason) == (
+        WaitlistStatus.WITHDRAWN,
+        desk_user,
+        "withdrawn by the desk",
+    )
+    assert "withdrawn by the desk" in withdrawn.content.decode()
 
 
 def test_the_desk_offers_a_listed_time_by_hand(client, clinic, frozen, desk_user, mailoutbox):
