@@ -13,6 +13,8 @@ from booking import reminders, services
 from booking.availability import STAFF_POLICY
 from booking.models import Appointment, OfferStatus, Status, WaitlistOffer
 from clinic import roles
+from clinic.api import hash_token
+from clinic.models import ApiToken
 from tests.conftest import build_clinic
 from tests.e2e.conftest import PHONE, SCREENSHOTS, log_in, serious_violations
 from tests.factories import make_patient, make_user
@@ -47,21 +49,18 @@ def test_a_cancelled_visit_is_offered_and_the_first_patient_to_accept_gets_it(
 ):
     settings.REMINDER_QUIET_HOURS = None  # the test must not depend on the hour it runs at
     clinic = build_clinic()
-    make_user("desk", role=roles.FRONT_DESK)
+    desk = make_user("desk", role=roles.FRONT_DESK)
+    api_token = "desk-e2e-token-0123456789abcdefghijklmnopqrstuv"  # noqa: S105 - a test token
+    ApiToken.objects.create(user=desk, token_hash=hash_token(api_token))
     carol = make_patient(first_name="Carol", last_name="Diaz", email="carol@example.com")
     monday = first_monday(clinic)
-    series = services.book_series(
+    appointment = services.book_appointment(
         patient=clinic.alice,
         provider=clinic.dr_alvarez,
         visit_type=clinic.tpi,
         location=clinic.location,
-        sessions=1,
-        gap_days=14,
-        tolerance_days=0,
-        taper_days=[],
-        preferred_time=time(9),
-        first_date=monday,
-        by=None,
+        start=clinic.at(monday, 9),
+        by=desk,
         policy=STAFF_POLICY,
     )
     for patient, hours_ago in ((clinic.bob, 5), (carol, 1)):
@@ -74,14 +73,17 @@ def test_a_cancelled_visit_is_offered_and_the_first_patient_to_accept_gets_it(
             now=timezone.now() - timedelta(hours=hours_ago),
         )
 
-    # The desk cancels the visit (the remaining session of Alice's series).
-    log_in(page, live_server, "desk")
-    page.goto(f"{live_server.url}/desk/series/{series.pk}")
-    page.locator("#id_cancel-reason").fill("Alice is moving away")
-    page.get_by_role("button", name="Cancel remaining sessions").click()
-    expect(page.get_by_text("The remaining sessions are cancelled")).to_be_visible()
-    assert WaitlistOffer.objects.filter(status=OfferStatus.OPEN).count() == 2
+    # The desk cancels Alice's visit (through the JSON API: the calendar's cancel button calls
+    # the same booking service), then looks at the waitlist.
+    cancelled = page.request.post(
+        f"{live_server.url}/api/v1/appointments/{appointment.pk}/cancel",
+        headers={"Authorization": f"Bearer {api_token}"},
+        data={"reason": "Alice is moving away"},
+    )
+    assert cancelled.status == 200, cancelled.text()
+    assert WaitlistOffer.objects.filter(status=OfferStatus.OPEN, freed_by=appointment).count() == 2
 
+    log_in(page, live_server, "desk")
     page.goto(f"{live_server.url}/desk/waitlist/")
     expect(page.locator(".offer-row")).to_have_count(2)
     assert fits_the_phone(page)
