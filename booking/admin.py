@@ -25,6 +25,8 @@ from booking.models import (
     MessageTemplate,
     Reminder,
     Series,
+    WaitlistEntry,
+    WaitlistOffer,
 )
 from clinic.models import VisitType
 
@@ -181,6 +183,7 @@ def _sample_context(template: MessageTemplate) -> dict:
         "aftercare": "\n\n".join(
             aftercare_paragraphs(location, language) if location else default_aftercare_paragraphs(language)
         ),
+        "offer_expires": reminders.format_local(start - timedelta(hours=2), reminders.TIME_FORMATS, language),
     }
 
 
@@ -227,15 +230,21 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["send_at", "kind", "channel", "status", "attempts", "patient", "sent_at", "last_error"]
     list_filter = ["status", "kind", "channel", "appointment__location"]
-    search_fields = ["appointment__patient__first_name", "appointment__patient__last_name", "last_error"]
+    search_fields = [
+        "appointment__patient__first_name",
+        "appointment__patient__last_name",
+        "offer__entry__patient__first_name",
+        "offer__entry__patient__last_name",
+        "last_error",
+    ]
     date_hierarchy = "send_at"
     ordering = ["-send_at", "-id"]
-    list_select_related = ["appointment__patient"]
+    list_select_related = ["appointment__patient", "offer__entry__patient"]
     actions = ["send_again"]
 
     @admin.display(description=_("patient"), ordering="appointment__patient__last_name")
     def patient(self, reminder: Reminder) -> str:
-        return str(reminder.appointment.patient)
+        return str(reminder.patient)
 
     @admin.action(description=_("Send the selected messages again"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
@@ -257,3 +266,21 @@ class ManageLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["appointment__patient", "appointment__provider"]
     search_fields = ["appointment__patient__last_name", "appointment__patient__email"]
+
+
+class WaitlistOfferInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WaitlistOffer
+    extra = 0
+    fields = ["start", "provider", "status", "expires_at", "appointment", "created_by", "created_at"]
+    readonly_fields = fields  # never the token's hash or nonce
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The waitlist, read only: the desk page (/desk/waitlist/) and booking/services write it."""
+
+    list_display = ["created_at", "patient", "visit_type", "location", "provider", "status"]
+    list_filter = ["status", "location", "visit_type"]
+    search_fields = ["patient__first_name", "patient__last_name"]
+    list_select_related = ["patient", "visit_type", "location", "provider"]
+    inlines = [WaitlistOfferInline]

@@ -104,3 +104,27 @@ class LinkUnusable(Exception):
         self.why = why
         self.status = self.STATUS[why]
         self.language = language  # the patient's, when the link is known
+
+
+class OfferNotFound(BookingError):
+    """No waitlist offer has this link (404): mistyped, or the link was never ours."""
+
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("offer_not_found", "This link does not match any offer. Please check the link or call us.")
+
+
+class OfferClosed(BookingError):
+    """A waitlist offer that can no longer be taken: used (409), taken by someone else (409),
+    ran out or withdrawn (410). Carries other free times when known."""
+
+    STATUS = {"offer_used": 409, "offer_lost": 409, "offer_expired": 410, "offer_withdrawn": 410}
+
+    def __init__(self, code: str, detail: str, alternatives: list[Any] | None = None) -> None:
+        super().__init__(code, detail)
+        self.status = self.STATUS[code]
+        self.alternatives = alternatives or []
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "alternatives": self.alternatives}

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from booking.models import PartOfDay
 from booking.series import SessionChoice
 from booking.services import MAX_GAP_DAYS, MAX_SERIES_SESSIONS, MAX_TOLERANCE_DAYS
 from clinic.models import Location, Provider, VisitKind, VisitType
@@ -268,3 +269,99 @@ class MoveForm(forms.Form):
         if provider_id not in self.provider_ids or timezone.is_naive(start):
             raise ValidationError(_("Please choose one of the times shown."), code="invalid_slot")
         return provider_id, start
+
+
+# --- the waitlist -------------------------------------------------------------------------------
+
+
+class WaitlistEntryForm(forms.Form):
+    """What a patient waits for: visit, place, optionally a provider, dates and times of day."""
+
+    visit_type = forms.ModelChoiceField(queryset=VisitType.objects.filter(is_active=True), label=_("Visit type"))
+    location = forms.ModelChoiceField(queryset=Location.objects.filter(is_active=True), label=_("Location"))
+    provider = forms.ModelChoiceField(
+        queryset=Provider.objects.filter(is_active=True),
+        label=_("Provider"),
+        required=False,
+        empty_label=_("Any provider"),
+    )
+    earliest_date = forms.DateField(label=_("From date"), required=False, widget=DateInput(), validators=[not_too_far])
+    latest_date = forms.DateField(label=_("Until date"), required=False, widget=DateInput(), validators=[not_too_far])
+    parts_of_day = forms.MultipleChoiceField(
+        label=_("Times of day"),
+        choices=PartOfDay.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Leave all unticked for any time."),
+    )
+    time_from = forms.TimeField(label=_("Not before"), required=False, widget=TimeInput())
+    time_to = forms.TimeField(label=_("Done by"), required=False, widget=TimeInput())
+    note = forms.CharField(label=_("Note for the desk"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, patient_facing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if patient_facing:
+            del self.fields["note"]
+            self.fields["visit_type"].queryset = VisitType.objects.filter(is_active=True, bookable_online=True)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Row(
+                Column("visit_type", css_class="col-md-4"),
+                Column("location", css_class="col-md-4"),
+                Column("provider", css_class="col-md-4"),
+            ),
+            Row(Column("earliest_date", css_class="col-6 col-md-3"), Column("latest_date", css_class="col-6 col-md-3")),
+            "parts_of_day",
+            Row(Column("time_from", css_class="col-6 col-md-3"), Column("time_to", css_class="col-6 col-md-3")),
+            *(["note"] if "note" in self.fields else []),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, last = data.get("earliest_date"), data.get("latest_date")
+        if first and last and last < first:
+            self.add_error("latest_date", _("The last date is before the first date."))
+        if last and last < timezone.localdate():
+            self.add_error("latest_date", _("The last date is in the past."))
+        start, end = data.get("time_from"), data.get("time_to")
+        if start and end and end <= start:
+            self.add_error("time_to", _("This must be after the 'not before' time."))
+        return data
+
+    def entry_values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        values = {
+            name: data.get(name) for name in ("visit_type", "location", "provider", "earliest_date", "latest_date")
+        }
+        values |= {
+            "parts_of_day": data.get("parts_of_day") or [],
+            "time_from": data.get("time_from"),
+            "time_to": data.get("time_to"),
+        }
+        if "note" in self.fields:
+            values["note"] = data.get("note") or ""
+        return values
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=200)
+
+
+class HandOfferForm(forms.Form):
+    """One of the free times listed for an entry: "<ISO start>|<provider id>"."""
+
+    slot = forms.CharField()
+
+    def clean_slot(self) -> tuple[datetime, int]:
+        raw = self.cleaned_data["slot"]
+        start_text, _sep, provider_text = raw.partition("|")
+        try:
+            start = datetime.fromisoformat(start_text)
+            provider_id = int(provider_text)
+        except ValueError:
+            raise ValidationError(_("Pick one of the times listed.")) from None
+        if timezone.is_naive(start):
+            raise ValidationError(_("Pick one of the times listed."))
+        return start, provider_id

@@ -56,12 +56,14 @@ def message_list(request: HttpRequest) -> HttpResponse:
     shown = request.GET.get("show", "failed")
     if shown not in FILTERS:
         shown = "failed"
-    rows = Reminder.objects.select_related("appointment__patient", "appointment__location").order_by("-send_at", "-id")
+    rows = Reminder.objects.select_related(
+        "appointment__patient", "appointment__location", "offer__entry__patient", "offer__location"
+    ).order_by("-send_at", "-id")
     if FILTERS[shown]:
         rows = rows.filter(status__in=FILTERS[shown])
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     for reminder in page:
-        local = timezone.localtime(reminder.send_at, reminder.appointment.location.tz)
+        local = timezone.localtime(reminder.send_at, reminder.location.tz)
         reminder.local_send_at = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"  # the location's time, not the server's
         reminder.can_resend = reminder.status in RESENDABLE
     context = {

@@ -47,6 +47,7 @@ from django.urls import reverse
 from django.utils import dateformat, timezone, translation
 
 from booking import sms
+from booking import waitlist as waitlist_rules
 from booking.aftercare import aftercare_paragraphs
 from booking.ics import appointment_ics
 from booking.models import (
@@ -54,9 +55,11 @@ from booking.models import (
     Channel,
     MessageKind,
     MessageTemplate,
+    OfferStatus,
     Reminder,
     ReminderStatus,
     Status,
+    WaitlistOffer,
 )
 from clinic.models import Location, VisitKind
 from patients.models import Language, Patient, ReminderChannel
@@ -89,9 +92,11 @@ CONTEXT_HELP = {
     "clinic_email": "The location's e-mail address",
     "clinic_address": "The location's address (several lines)",
     "manage_url": "Where the patient sees, moves or cancels the visit: a single-use link to this "
-    "appointment in confirmations, reminders and change messages; their appointments page otherwise",
+    "appointment in confirmations, reminders and change messages; their appointments page otherwise; "
+    "in a waitlist offer, the link to take the time",
     "aftercare": "Aftercare only: the location's aftercare advice in the patient's language (admin: Locations)",
     "sessions": "Series summary only: a list, each with .date and .time",
+    "offer_expires": "Waitlist offer only: the local time the offer closes, e.g. 11:00 AM EST",
 }
 
 
@@ -134,6 +139,14 @@ def reminder_channel(patient: Patient, configured: str) -> str | None:
         return configured
     fallback = chosen or [c for c in CHANNEL_ORDER if _reachable(patient, c)]
     return fallback[0] if fallback else None
+
+
+def offer_channels(patient: Patient) -> list[str]:
+    """Channels for a waitlist offer: like a reminder (opt-out stops it), on every channel the
+    patient chose, else the first they can be reached on."""
+    if patient.reminder_channel == ReminderChannel.NONE:
+        return []
+    return chosen_channels(patient) or [c for c in CHANNEL_ORDER if _reachable(patient, c)][:1]
 
 
 def receipt_channels(patient: Patient) -> list[str]:
@@ -348,6 +361,22 @@ def series_summary_for(first_session: Appointment, *, now: datetime | None = Non
     _apply(first_session, _receipts(first_session, K.SERIES_SUMMARY, now), now)
 
 
+def waitlist_offer_for(offer: WaitlistOffer, *, channels: Iterable[str], send_at: datetime) -> list[Reminder]:
+    """The offer's message on each channel; call inside the transaction that makes the offer."""
+    rows = [
+        Reminder(offer=offer, kind=K.WAITLIST_OFFER, channel=channel, send_at=send_at, status=ReminderStatus.PENDING)
+        for channel in channels
+    ]
+    return Reminder.objects.bulk_create(rows)
+
+
+def close_offer_messages(offer_ids: Iterable[int], *, why: str, now: datetime | None = None) -> None:
+    """Offers that closed (taken, lost, ran out, withdrawn): their unsent messages stay unsent."""
+    Reminder.objects.filter(offer_id__in=list(offer_ids), status=ReminderStatus.PENDING).update(
+        status=ReminderStatus.CANCELLED, last_error=why[:2000], lease_until=None, updated_at=now or timezone.now()
+    )
+
+
 def resend(reminder: Reminder, *, now: datetime | None = None) -> bool:
     """Staff: send a message again (a new generation, so a gateway will not drop it as a repeat)."""
     now = now or timezone.now()
@@ -459,7 +488,7 @@ def _in_model_order(model: type[models.Model], names: set[str]) -> list[str]:
 _SEND_FIELDS: list[tuple[type[models.Model], str, list[str]]] = [
     (model, alias, _in_model_order(model, names))
     for model, alias, names in [
-        (Reminder, "r", {"id", "appointment_id", "kind", "channel", "attempts", "generation"}),
+        (Reminder, "r", {"id", "appointment_id", "offer_id", "kind", "channel", "attempts", "generation"}),
         (Appointment, "a", {"id", "patient_id", "location_id", "series_id", "status", "start"}),
         (Patient, "p", {"id", "first_name", "email", "phone", "preferred_language", "reminder_channel"}),
         (Location, "l", {"id", "name", "phone", "email", "address", "timezone"}),
@@ -496,8 +525,10 @@ def _load_claimed(reminder_id: int) -> Reminder:
     with connection.cursor() as cursor:
         cursor.execute(_load_sql(connection.vendor), [reminder_id])
         row = cursor.fetchone()
-    if row is None:
-        raise Reminder.DoesNotExist(reminder_id)
+    if row is None:  # not about an appointment: a waitlist offer's message (rare; the ORM will do)
+        return Reminder.objects.select_related("offer__entry__patient", "offer__location").get(
+            pk=reminder_id, offer__isnull=False
+        )
     values = iter(row)
     reminder, appointment, patient, location = (
         model.from_db(connection.alias, names, [_from_db_value(next(values)) for _ in names])
@@ -668,8 +699,36 @@ def render_text(subject: str, body: str, context: dict[str, Any]) -> tuple[str, 
     return rendered_subject, rendered_body
 
 
+def offer_context(offer: WaitlistOffer, language: str) -> dict[str, Any]:
+    """A waitlist offer's values: the offered time and place, and the link to take it (as
+    manage_url, so one template text serves); no visit type, provider or clinical detail."""
+    location: Location = offer.location
+    with translation.override(language):
+        local = timezone.localtime(offer.start, location.tz)
+        expires = timezone.localtime(offer.expires_at, location.tz)
+        link = waitlist_rules.offer_url(offer.token_nonce)
+        return {
+            "patient_first_name": offer.entry.patient.first_name,
+            "date": format_local(local, DATE_FORMATS, language),
+            "time": format_local(local, TIME_FORMATS, language),
+            "clinic_name": location.name,
+            "clinic_phone": location.phone,
+            "clinic_email": location.email,
+            "clinic_address": location.address.strip(),
+            "manage_url": link,
+            "offer_url": link,
+            "offer_expires": format_local(expires, TIME_FORMATS, language),
+            "sessions": [],
+        }
+
+
 def render(reminder: Reminder, *, now: datetime | None = None) -> tuple[str, str]:
     """The message's subject (e-mail) and body, in the patient's language."""
+    if reminder.offer_id:
+        patient = reminder.patient
+        language = patient.preferred_language or "en"
+        subject, body = find_text(reminder.kind, reminder.channel, language, reminder.offer.location_id)
+        return render_text(subject, body, offer_context(reminder.offer, language))
     appointment = reminder.appointment
     language = appointment.patient.preferred_language or "en"
     subject, body = find_text(reminder.kind, reminder.channel, language, appointment.location_id)
@@ -689,21 +748,21 @@ def render(reminder: Reminder, *, now: datetime | None = None) -> tuple[str, str
 
 
 def _send_email(reminder: Reminder, subject: str, body: str) -> str:
-    appointment = reminder.appointment
+    patient, location = reminder.patient, reminder.location
     key = reminder.idempotency_key
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].rstrip(">") or "localhost"
     message = EmailMessage(
         subject=subject,
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[appointment.patient.email],
-        reply_to=[appointment.location.email] if appointment.location.email else None,
+        to=[patient.email],
+        reply_to=[location.email] if location.email else None,
         # The same Message-ID on a repeat lets mail services and clients drop the second copy.
         headers={"X-Idempotency-Key": key, "Message-ID": f"<{key}@{domain}>"},
     )
-    if reminder.kind in ICS_KINDS:
-        language = appointment.patient.preferred_language or "en"
-        message.attach("appointment.ics", appointment_ics(appointment, language=language), "text/calendar")
+    if reminder.kind in ICS_KINDS and reminder.appointment_id is not None:
+        language = patient.preferred_language or "en"
+        message.attach("appointment.ics", appointment_ics(reminder.appointment, language=language), "text/calendar")
     try:
         message.send()
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
@@ -714,9 +773,7 @@ def _send_email(reminder: Reminder, subject: str, body: str) -> str:
 
 
 def _send_sms(reminder: Reminder, body: str) -> str:
-    message = sms.SmsMessage(
-        to=str(reminder.appointment.patient.phone), body=body, idempotency_key=reminder.idempotency_key
-    )
+    message = sms.SmsMessage(to=str(reminder.patient.phone), body=body, idempotency_key=reminder.idempotency_key)
     try:
         return sms.get_backend().send(message)
     except sms.TransientSmsError as exc:
@@ -734,6 +791,8 @@ class Verdict:
 
 def hold_back(reminder: Reminder, now: datetime) -> Verdict | None:
     """Why a claimed message must not go now (checked after the claim), or None to send it."""
+    if reminder.offer_id:
+        return _hold_back_offer(reminder, now)
     appointment, patient = reminder.appointment, reminder.appointment.patient
     kind, state = reminder.kind, appointment.status
     if kind in BEFORE_VISIT:
@@ -761,6 +820,27 @@ def hold_back(reminder: Reminder, now: datetime) -> Verdict | None:
             return Verdict(ReminderStatus.SKIPPED, "quiet hours last until the visit")
         if at > now:
             return Verdict(ReminderStatus.PENDING, "waiting for quiet hours to end", send_at=at)
+    return None
+
+
+def _hold_back_offer(reminder: Reminder, now: datetime) -> Verdict | None:
+    """A waitlist offer's message goes only while the offer is open, outside quiet hours, before
+    it runs out."""
+    offer, patient = reminder.offer, reminder.patient
+    if offer.status != OfferStatus.OPEN:
+        return Verdict(ReminderStatus.CANCELLED, f"the offer is {OfferStatus(offer.status).label.lower()}")
+    if now >= offer.expires_at:
+        return Verdict(ReminderStatus.CANCELLED, "the offer ran out before it could be sent")
+    if patient.reminder_channel == ReminderChannel.NONE:
+        return Verdict(ReminderStatus.SKIPPED, "the patient opted out of reminders")
+    if not _reachable(patient, reminder.channel):
+        contact = "e-mail address" if reminder.channel == Channel.EMAIL else "mobile number"
+        return Verdict(ReminderStatus.SKIPPED, f"no {contact} on file")
+    at = delivery_time(now, offer.location.tz, now=now, before=offer.expires_at)
+    if at is None:
+        return Verdict(ReminderStatus.SKIPPED, "quiet hours last until the offer runs out")
+    if at > now:
+        return Verdict(ReminderStatus.PENDING, "waiting for quiet hours to end", send_at=at)
     return None
 
 

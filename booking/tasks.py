@@ -23,6 +23,12 @@ def expire_holds() -> int:
     return services.expire_holds()
 
 
+@shared_task(name="booking.expire_waitlist_offers")
+def expire_waitlist_offers() -> int:
+    """Close waitlist offers that ran out and offer their times to the next in line (every minute)."""
+    return services.expire_waitlist_offers()
+
+
 @shared_task(name="booking.sweep_reminders")
 def sweep_reminders() -> int:
     """Hand every due message to the workers (beat runs this every minute)."""

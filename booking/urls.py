@@ -5,7 +5,7 @@ from datetime import date
 from django.urls import path, register_converter
 
 from booking import messages_views, views
-from booking.views import book, book_held, calendar, manage_link, patients_manage, reports
+from booking.views import book, book_held, calendar, manage_link, patients_manage, reports, waitlist
 
 
 class DateConverter:
@@ -71,5 +71,13 @@ urlpatterns = [
     path("book/held/<int:appointment_id>/confirm", book_held.book_confirm, name="book_confirm"),
     path("book/held/<int:appointment_id>/release", book_held.book_release, name="book_release"),
     path("book/done/<int:appointment_id>", book_held.book_done, name="book_done"),
+    path("waitlist/offer/<str:token>", waitlist.waitlist_offer_link, name="waitlist_offer_link"),
+    path("waitlist/offer/", waitlist.waitlist_offer, name="waitlist_offer"),
+    path("my/waitlist/", waitlist.my_waitlist, name="my_waitlist"),
+    path("my/waitlist/<int:entry_id>/withdraw", waitlist.my_waitlist_withdraw, name="my_waitlist_withdraw"),
+    path("desk/waitlist/", waitlist.desk_waitlist, name="desk_waitlist"),
+    path("desk/waitlist/add/<int:patient_id>", waitlist.desk_waitlist_add, name="desk_waitlist_add"),
+    path("desk/waitlist/<int:entry_id>/withdraw", waitlist.desk_waitlist_withdraw, name="desk_waitlist_withdraw"),
+    path("desk/waitlist/<int:entry_id>/offer", waitlist.desk_waitlist_offer, name="desk_waitlist_offer"),
     *messages_views.urlpatterns,
 ]

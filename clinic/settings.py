@@ -201,10 +201,17 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 500)
 CELERY_BEAT_SCHEDULE = {
     "expire-holds": {"task": "booking.expire_holds", "schedule": 60.0},
     "sweep-reminders": {"task": "booking.sweep_reminders", "schedule": float(env_int("REMINDER_SWEEP_SECONDS", 60))},
+    "expire-waitlist-offers": {"task": "booking.expire_waitlist_offers", "schedule": 60.0},
 }
 
 # --- Booking rules --------------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 10)
+# Waitlist (docs/waitlist.md): how many entries a freed slot is offered to at once, how long an
+# offer stays open, and how long before the visit (at least the visit type's minimum notice)
+# offers close.
+WAITLIST_OFFERS_PER_SLOT = env_int("WAITLIST_OFFERS_PER_SLOT", 3)
+WAITLIST_OFFER_MINUTES = env_int("WAITLIST_OFFER_MINUTES", 120)
+WAITLIST_OFFER_CUTOFF_MINUTES = env_int("WAITLIST_OFFER_CUTOFF_MINUTES", 60)
 
 
 # --- Reminders and messages (docs/reminders.md) ---------------------------------------------

@@ -35,6 +35,16 @@ from booking.services.series import (
     plan_series_extension,
     preview_series_move,
 )
+from booking.services.waitlist import (
+    accept_offer,
+    add_to_waitlist,
+    alternatives_for,
+    expire_waitlist_offers,
+    offer_for_token,
+    offer_freed_slot,
+    offer_slot_to_entry,
+    withdraw_from_waitlist,
+)
 from booking.services.write_path import REASON_TEXT, WRITE_ATTEMPTS, find_alternatives
 
 __all__ = [
@@ -43,6 +53,9 @@ __all__ = [
     "MAX_TOLERANCE_DAYS",
     "REASON_TEXT",
     "WRITE_ATTEMPTS",
+    "accept_offer",
+    "add_to_waitlist",
+    "alternatives_for",
     "book_appointment",
     "book_series",
     "cancel_appointment",
@@ -61,12 +74,17 @@ __all__ = [
     "complete_series",
     "confirm_hold",
     "expire_holds",
+    "expire_waitlist_offers",
     "extend_series",
     "find_alternatives",
     "mark_no_show",
     "move_appointment",
     "move_series_session",
+    "offer_for_token",
+    "offer_freed_slot",
+    "offer_slot_to_entry",
     "plan_series",
     "plan_series_extension",
     "preview_series_move",
+    "withdraw_from_waitlist",
 ]

@@ -201,8 +201,17 @@ def cancel_appointment(*, appointment: Appointment, by: User, reason: str, now: 
         now=now,
         reason=reason,
         extra={"cancel_reason": reason},
-        after=lambda cancelled: reminders.cancel_for(cancelled, now=now),
+        after=lambda cancelled: _after_cancel(cancelled, now),
     )
+
+
+def _after_cancel(appointment: Appointment, now: datetime) -> None:
+    """In the cancellation's transaction: stop its messages, and offer the freed time to the
+    waitlist (a rolled-back cancellation offers nothing; docs/waitlist.md)."""
+    from booking.services.waitlist import offer_after_cancellation  # waitlist books through this module
+
+    reminders.cancel_for(appointment, now=now)
+    offer_after_cancellation(appointment, now=now)
 
 
 def check_in(*, appointment: Appointment, by: User, now: datetime | None = None) -> Appointment:

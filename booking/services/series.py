@@ -619,7 +619,9 @@ def move_series_session(
 
 
 def _close_series(series: Series, *, to: SeriesStatus, by: User, reason: str, now: datetime) -> Series:
-    """Compare-and-swap the series' status and cancel its remaining future sessions, atomically."""
+    """Compare-and-swap the series' status and cancel its remaining future sessions, atomically;
+    their times are offered to the waitlist in the same transaction."""
+    from booking.services.waitlist import offer_after_cancellation  # waitlist books through appointments
 
     def write() -> Series:
         if not Series.objects.filter(pk=series.pk, status__in=_OPEN_SERIES).update(status=to):
@@ -634,6 +636,7 @@ def _close_series(series: Series, *, to: SeriesStatus, by: User, reason: str, no
             appointment.save(update_fields=["status", "cancel_reason", "updated_at"])
             wp.record(appointment, EventAction.CANCELLED, by=by, now=now, from_status=before, reason=reason)
             reminders.cancel_for(appointment, now=now)
+            offer_after_cancellation(appointment, now=now)
         series.refresh_from_db()
         return series
 

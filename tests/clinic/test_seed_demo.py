@@ -296,3 +296,15 @@ class TestDemoClinic:
         assert superuser_client.post(delete_url, {"post": "yes"}).status_code == 403
         appointment.refresh_from_db()
         assert appointment.status == Status.BOOKED
+
+
+def test_the_demo_has_patients_waiting_at_each_location(db):
+    from booking.models import WaitlistEntry
+
+    seed()
+
+    entries = WaitlistEntry.objects.all()
+    assert entries.count() == 12
+    assert {e.location_id for e in entries} == set(Location.objects.values_list("pk", flat=True))
+    seed()
+    assert WaitlistEntry.objects.count() == 12

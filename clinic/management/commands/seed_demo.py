@@ -286,6 +286,7 @@ class Command(BaseCommand):
             self._seed_users(providers)
         self._seed_appointments()
         self._seed_procedure_records()
+        self._seed_waitlist()
         self._report()
 
     def _seed_locations(self) -> dict[str, Location]:
@@ -500,6 +501,33 @@ class Command(BaseCommand):
                 except BookingError:
                     continue  # the patient has another demo visit then
 
+    def _seed_waitlist(self, per_location: int = 6) -> None:
+        """A few patients waiting for a procedure at each location, some mornings or afternoons only."""
+        from booking import services
+        from booking.errors import BookingError
+        from booking.models import WaitlistEntry
+
+        if WaitlistEntry.objects.exists():
+            return
+        desk = get_user_model().objects.get(username="desk")
+        patients = list(Patient.objects.order_by("-pk")[: per_location * 2])
+        parts = ([], ["morning"], ["afternoon"])
+        for index, location in enumerate(Location.objects.order_by("pk")):
+            visit_type = VisitType.objects.filter(kind=VisitKind.PROCEDURE, providers__locations=location).first()
+            if visit_type is None:
+                continue
+            for number, patient in enumerate(patients[index * per_location : (index + 1) * per_location]):
+                try:
+                    services.add_to_waitlist(
+                        patient=patient,
+                        visit_type=visit_type,
+                        location=location,
+                        parts_of_day=parts[number % 3],
+                        by=desk,
+                    )
+                except BookingError:
+                    continue
+
     def _report(self) -> None:
         counts = [
             (Location, "locations"),
@@ -516,6 +544,9 @@ class Command(BaseCommand):
 
         counts.append((Appointment, "appointments"))
         counts.append((ProcedureRecord, "procedure records"))
+        from booking.models import WaitlistEntry
+
+        counts.append((WaitlistEntry, "waitlist entries"))
         summary = ", ".join(f"{model._default_manager.count()} {label}" for model, label in counts)
         self.stdout.write(self.style.SUCCESS(f"Demo clinic ready: {summary}."))
         self.stdout.write("Demo logins (demo only; never use these passwords anywhere real):")
