@@ -489,7 +489,7 @@ _SEND_FIELDS: list[tuple[type[models.Model], str, list[str]]] = [
     (model, alias, _in_model_order(model, names))
     for model, alias, names in [
         (Reminder, "r", {"id", "appointment_id", "offer_id", "kind", "channel", "attempts", "generation"}),
-        (Appointment, "a", {"id", "patient_id", "location_id", "series_id", "status", "start"}),
+        (Appointment, "a", {"id", "patient_id", "location_id", "series_id", "status", "start", "end", "updated_at"}),
         (Patient, "p", {"id", "first_name", "email", "phone", "preferred_language", "reminder_channel"}),
         (Location, "l", {"id", "name", "phone", "email", "address", "timezone"}),
     ]

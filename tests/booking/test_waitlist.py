@@ -425,8 +425,9 @@ def test_sending_an_appointment_message_reads_nothing_of_the_waitlist(clinic, fr
     with CaptureQueriesContext(connection) as queries:
         assert reminders.deliver(row.pk, now=NOW) == ReminderStatus.SENT
 
-    # Claim, read, templates (read afresh inside a test's transaction; cached in a worker), mark sent.
-    assert len(queries) == 4
+    # Claim, read, templates (read afresh inside a test's transaction; cached in a worker), the
+    # confirmation's single-use manage link, mark sent.
+    assert len(queries) == 5
     assert not any("waitlist" in q["sql"] for q in queries)
 
 
