@@ -57,3 +57,9 @@ def nav_links(context: dict[str, Any]) -> list[dict[str, Any]]:
     if matching:
         max(matching, key=lambda link: len(link["url"]))["current"] = True
     return links
+
+
+@register.filter
+def records_procedures(user: Any) -> bool:
+    """Providers and clinic admins record procedures (the record page checks whose visit it is)."""
+    return bool(is_clinic_admin(user) or roles.PROVIDER in role_names(user))

@@ -15,7 +15,7 @@ from clinic import roles
 from clinic.models import Closure, Room, TimeOff
 from patients.models import Patient, ReviewStatus, Screening
 from tests.conftest import MONDAY, NOW
-from tests.factories import make_hours, make_patient, make_provider, make_user, sign_in
+from tests.factories import make_hours, make_patient, make_provider, make_provider_login, make_user, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -421,6 +421,16 @@ def test_the_appointment_panel_offers_the_actions_its_status_allows(desk, clinic
     assert "Move" in html and "Cancel this visit" in html
     assert "Check in" not in html  # not today
     assert "Mark no-show" not in html  # not started
+
+
+def test_the_panel_links_providers_to_the_procedure_record_and_not_the_desk(client, desk, clinic, frozen):
+    appointment = book(clinic, clinic.alice, clinic.dr_alvarez, clinic.at(MONDAY, 9))
+    record_url = f"/provider/appointments/{appointment.pk}/record"
+    assert record_url not in desk.get(f"/desk/calendar/appointments/{appointment.pk}", **HTMX).content.decode()
+
+    sign_in(client, make_provider_login(clinic.dr_alvarez, "alvarez"))
+    html = client.get(f"/desk/calendar/appointments/{appointment.pk}", **HTMX).content.decode()
+    assert record_url in html
 
 
 def test_moving_to_a_free_time_moves_it_and_sends_the_grid_back(desk, clinic, desk_user):
