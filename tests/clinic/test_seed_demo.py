@@ -230,6 +230,17 @@ class TestDemoClinic:
         assert {r.cpt_code for r in records} >= {"20553", "20552", "20560", "20561"}
         assert all(0 <= r.pain_after <= r.pain_before <= 10 for r in records)
 
+    def test_demo_patients_answered_the_safety_questions_and_one_waits_for_review(self):
+        from patients.models import ReviewStatus, Screening
+
+        flags = {flag for screening in Screening.objects.all() for flag in screening.flags}
+        assert {"Blood thinner", "Fear of needles", "Latex allergy", "Infection near site"} <= flags
+        assert Screening.objects.filter(blood_thinner=True, review_status=ReviewStatus.APPROVED).exists()
+        assert Screening.objects.awaiting_review().count() == 1
+        screenings_before = Screening.objects.count()
+        seed()
+        assert Screening.objects.count() == screenings_before
+
         # --- The admin, on top of the demo data ---
 
     def test_every_changelist_opens_for_a_superuser(self, superuser_client):

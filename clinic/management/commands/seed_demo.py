@@ -287,6 +287,7 @@ class Command(BaseCommand):
         self._seed_appointments()
         self._seed_procedure_records()
         self._seed_waitlist()
+        self._seed_screenings()
         self._report()
 
     def _seed_locations(self) -> dict[str, Location]:
@@ -527,6 +528,44 @@ class Command(BaseCommand):
                     )
                 except BookingError:
                     continue
+
+    def _seed_screenings(self) -> None:
+        """Safety answers for the patients with a procedure visit coming up: most say no to
+        everything; a few carry flags (an approved blood thinner, fear of needles, latex), and one
+        patient without a visit waits in the desk's review queue."""
+        from booking.models import OCCUPYING, Appointment
+        from patients.models import Screening
+        from patients.services import approve_screening, record_screening
+
+        if Screening.objects.exists():
+            return
+        desk = get_user_model().objects.get(username="desk")
+        upcoming = (
+            Appointment.objects.filter(
+                visit_type__kind=VisitKind.PROCEDURE, status__in=OCCUPYING, start__gte=timezone.now()
+            )
+            .order_by("start")
+            .select_related("patient")
+        )
+        flagged = [
+            {"blood_thinner": True, "blood_thinner_names": "apixaban (Eliquis)"},
+            {"needle_fear": True, "notes": "Fainted once at a blood draw."},
+            {"latex_allergy": True},
+        ]
+        seen: set[int] = set()
+        for appointment in upcoming:
+            if appointment.patient_id in seen:
+                continue
+            seen.add(appointment.patient_id)
+            answers = flagged[len(seen) - 1] if len(seen) <= len(flagged) else {}
+            screening = record_screening(patient=appointment.patient, by=None, answers=answers, appointment=appointment)
+            if screening.blocks_online_booking:
+                approve_screening(screening=screening, by=desk, note="Discussed with the provider: hold for 2 days.")
+        waiting = Patient.objects.exclude(pk__in=seen).order_by("pk").first()
+        if waiting is not None:
+            record_screening(
+                patient=waiting, by=None, answers={"infection_near_site": True, "notes": "Red skin on the neck."}
+            )
 
     def _report(self) -> None:
         counts = [
