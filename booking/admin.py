@@ -175,6 +175,10 @@ def _sample_context(template: MessageTemplate) -> dict:
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
+
+    class Media:
+        css = {"all": ["clinic-admin.css"]}  # no style="" attributes: the CSP forbids them
+
     list_display = ["kind", "channel", "language", "location", "active", "updated_at"]
     list_filter = ["kind", "channel", "language", "location", "active"]
     search_fields = ["subject", "body"]
@@ -197,7 +201,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return format_html('<p class="errornote">{}</p>', exc)
         heading = format_html("<p><strong>{}</strong></p>", subject) if subject else ""
         return format_html(
-            '{}<pre class="message-preview" style="white-space: pre-wrap">{}</pre><p>{}</p>',
+            '{}<pre class="message-preview">{}</pre><p>{}</p>',
             heading,
             body,
             _("%(count)s characters") % {"count": len(body)},

@@ -20,7 +20,7 @@ from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, P
 from booking.errors import BookingError
 from booking.models import Appointment, Series
 from booking.series import PlannedSession, SessionChoice, plan_as_dict
-from clinic.access import is_staff_member, patient_for
+from clinic.access import is_staff_member, patient_for, patients_viewed
 from clinic.api import AUTH, ErrorOut, current_user, require_staff
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
@@ -196,6 +196,12 @@ def get_appointment_for(user: Any, pk: int) -> Appointment:
     return get_object_or_404(_visible_appointments(user), pk=pk)
 
 
+def shown(request: HttpRequest, out: dict[str, Any]) -> dict[str, Any]:
+    """Note the patient of an appointment or series answered (the access log keeps staff's)."""
+    patients_viewed(request, [out["patient"]])
+    return out
+
+
 def _caller(request: HttpRequest) -> Any:
     return request.auth
 
@@ -222,7 +228,7 @@ def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
         hold=payload.hold,
         notes=payload.notes,
     )
-    return Status(201, appointment_out(appointment))
+    return Status(201, shown(request, appointment_out(appointment)))
 
 
 @router.get("appointments", auth=AUTH, response=list[AppointmentOut])
@@ -238,12 +244,14 @@ def list_appointments(request: HttpRequest, filters: Query[AppointmentFilter]) -
             tz = get_object_or_404(Location, pk=filters.location).tz
         day_start = datetime.combine(filters.date, time(0), tzinfo=tz)
         qs = qs.filter(start__gte=day_start, start__lt=day_start + timedelta(days=1))
-    return [appointment_out(a) for a in qs.order_by("start", "provider_id")[:1000]]
+    rows = [appointment_out(a) for a in qs.order_by("start", "provider_id")[:1000]]
+    patients_viewed(request, {row["patient"] for row in rows})
+    return rows
 
 
 @router.get("appointments/{appointment_id}", auth=AUTH, response={200: AppointmentOut, 404: ErrorOut})
 def get_appointment(request: HttpRequest, appointment_id: int) -> Any:
-    return appointment_out(get_appointment_for(_caller(request), appointment_id))
+    return shown(request, appointment_out(get_appointment_for(_caller(request), appointment_id)))
 
 
 @router.post("appointments/{appointment_id}/move", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
@@ -261,35 +269,37 @@ def move_appointment(request: HttpRequest, appointment_id: int, payload: MoveIn)
         policy=_policy_for(user),
         reason=payload.reason,
     )
-    return appointment_out(moved)
+    return shown(request, appointment_out(moved))
 
 
 @router.post("appointments/{appointment_id}/cancel", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
 def cancel_appointment(request: HttpRequest, appointment_id: int, payload: CancelIn) -> Any:
     user = _caller(request)
     appointment = get_appointment_for(user, appointment_id)
-    return appointment_out(services.cancel_appointment(appointment=appointment, by=user, reason=payload.reason))
+    return shown(
+        request, appointment_out(services.cancel_appointment(appointment=appointment, by=user, reason=payload.reason))
+    )
 
 
 @router.post("appointments/{appointment_id}/confirm", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
 def confirm_appointment(request: HttpRequest, appointment_id: int) -> Any:
     user = _caller(request)
     appointment = get_appointment_for(user, appointment_id)
-    return appointment_out(services.confirm_hold(appointment=appointment, by=user))
+    return shown(request, appointment_out(services.confirm_hold(appointment=appointment, by=user)))
 
 
 @router.post("appointments/{appointment_id}/check-in", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
 def check_in(request: HttpRequest, appointment_id: int) -> Any:
     user = require_staff(request)
     appointment = get_appointment_for(user, appointment_id)
-    return appointment_out(services.check_in(appointment=appointment, by=user))
+    return shown(request, appointment_out(services.check_in(appointment=appointment, by=user)))
 
 
 @router.post("appointments/{appointment_id}/no-show", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
 def no_show(request: HttpRequest, appointment_id: int) -> Any:
     user = require_staff(request)
     appointment = get_appointment_for(user, appointment_id)
-    return appointment_out(services.mark_no_show(appointment=appointment, by=user))
+    return shown(request, appointment_out(services.mark_no_show(appointment=appointment, by=user)))
 
 
 # --- treatment series -------------------------------------------------------------------------
@@ -453,26 +463,26 @@ def create_series(request: HttpRequest, payload: SeriesIn, dry_run: bool = False
         return Status(200, _plan_out(services.plan_series(**rules), location))
     patient = get_object_or_404(Patient, pk=payload.patient)
     series = services.book_series(patient=patient, by=user, **rules)
-    return Status(201, series_out(series))
+    return Status(201, shown(request, series_out(series)))
 
 
 @router.get("series/{series_id}", auth=AUTH, response={200: SeriesOut, 404: ErrorOut})
 def get_series(request: HttpRequest, series_id: int) -> Any:
-    return series_out(get_series_for(_caller(request), series_id))
+    return shown(request, series_out(get_series_for(_caller(request), series_id)))
 
 
 @router.post("series/{series_id}/cancel-remaining", auth=AUTH, response={200: SeriesOut, **SERIES_RESPONSES})
 def cancel_series_remaining(request: HttpRequest, series_id: int, payload: CancelIn) -> Any:
     user = require_staff(request)
     series = get_series_for(user, series_id)
-    return series_out(services.cancel_series_remaining(series=series, by=user, reason=payload.reason))
+    return shown(request, series_out(services.cancel_series_remaining(series=series, by=user, reason=payload.reason)))
 
 
 @router.post("series/{series_id}/complete", auth=AUTH, response={200: SeriesOut, **SERIES_RESPONSES})
 def complete_series(request: HttpRequest, series_id: int) -> Any:
     user = require_staff(request)
     series = get_series_for(user, series_id)
-    return series_out(services.complete_series(series=series, by=user))
+    return shown(request, series_out(services.complete_series(series=series, by=user)))
 
 
 @router.post("series/{series_id}/extend", auth=AUTH, response={200: SeriesOut | SeriesPlanOut, **SERIES_RESPONSES})
@@ -489,7 +499,7 @@ def extend_series(request: HttpRequest, series_id: int, payload: ExtendIn, dry_r
     extended = services.extend_series(
         series=series, sessions=payload.sessions, choices=choices, by=user, policy=STAFF_POLICY
     )
-    return series_out(extended)
+    return shown(request, series_out(extended))
 
 
 @router.post(
@@ -514,4 +524,4 @@ def move_series_session(
     }
     if dry_run:
         return _plan_out(services.preview_series_move(**move), series.location)
-    return series_out(services.move_series_session(by=user, reason=payload.reason, **move))
+    return shown(request, series_out(services.move_series_session(by=user, reason=payload.reason, **move)))

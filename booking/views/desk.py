@@ -56,7 +56,7 @@ from booking.views.plans import (
     series_or_404,
     sessions_of,
 )
-from clinic.access import is_staff_member
+from clinic.access import is_staff_member, patients_viewed
 from patients.models import Patient
 
 
@@ -82,6 +82,7 @@ def desk_home(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
     patients = list(Patient.objects.search(query)[:50]) if query else []
+    patients_viewed(request, [p.pk for p in patients])
     return render(request, "booking/desk_home.html", {"form": form, "query": query, "patients": patients})
 
 
@@ -89,6 +90,7 @@ def desk_home(request: HttpRequest) -> HttpResponse:
 def desk_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     """A patient's series and appointments, with the ways to plan a new series."""
     patient = get_object_or_404(Patient, pk=patient_id)
+    patients_viewed(request, [patient.pk])
     appointments = list(
         patient.appointments.select_related("provider", "location", "visit_type", "series").order_by("-start")[:100]
     )
@@ -125,6 +127,7 @@ def series_new_for_appointment(request: HttpRequest, appointment_id: int) -> Htt
 def _plan_series_page(
     request: HttpRequest, patient: Patient, *, initial: dict[str, Any], appointment: Appointment | None
 ) -> HttpResponse:
+    patients_viewed(request, [patient.pk])
     form = SeriesForm(request.POST if request.method == "POST" else None, initial=initial)
     context: dict[str, Any] = {
         "patient": patient,
@@ -210,6 +213,7 @@ def _prescribe(request: HttpRequest, patient: Patient, form: SeriesForm, context
 
 def _series_context(request: HttpRequest, series: Series, **extra: Any) -> dict[str, Any]:
     """The desk's series page: sessions, operations, and the booking form of a prescription."""
+    patients_viewed(request, [series.patient_id])
     appointments = sessions_of(series)
     movable = movable_sessions(series, appointments)
     context = {

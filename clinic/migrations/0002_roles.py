@@ -16,7 +16,10 @@ def create_roles(apps, schema_editor):
         wanted = []
         for perm in perms:
             app_label, codename = perm.split(".")
-            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            # Permissions of apps migrated later are added by their own migration (audit 0003).
+            found = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if found is not None:
+                wanted.append(found)
         group.permissions.set(wanted)
 
 
