@@ -72,13 +72,13 @@ def serious_violations(page) -> list[str]:
 def log_in(page, live_server, username, password=DEFAULT_PASSWORD):
     """Log in through the login form like a person, with whatever second factor the role needs:
     staff type the code of their authenticator device (made here if they have none)."""
+    user = get_user_model().objects.get(username=username)
+    device = staff_device(user) if is_staff_member(user) else None
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    user = get_user_model().objects.get(username=username)
-    if is_staff_member(user):
-        device = staff_device(user)
+    if device is not None:
         expect(page.get_by_label("6-digit code")).to_be_visible()
         page.get_by_label("6-digit code").fill(current_code(device))
         page.get_by_role("button", name="Verify").click()
