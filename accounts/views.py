@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -24,6 +25,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import sessions
 from accounts.forms import CodeForm
 from clinic.access import is_staff_member
+
+
+TOO_MANY = gettext_lazy("Too many wrong codes. Wait a little, then try the newest code.")
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -60,11 +64,14 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         device = TOTPDevice.objects.create(user=request.user, name=_("Authenticator app"), confirmed=False)
     form = CodeForm(request.POST or None)
     if form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
+        allowed, _info = device.verify_is_allowed()
+        if allowed and device.verify_token(form.cleaned_data["code"]):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             return _verified(request, device)
-        form.add_error("code", _("That code is not right. Check the app's clock and try the new code."))
+        form.add_error(
+            "code", _("That code is not right. Check the app's clock and try the new code.") if allowed else TOO_MANY
+        )
     context: dict[str, Any] = {
         "form": form,
         "qr_svg": segno.make(device.config_url, error="m").svg_inline(scale=4, title=_("QR code to scan")),
@@ -88,11 +95,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         allowed, _info = device.verify_is_allowed()
         if allowed and django_otp.verify_token(request.user, device.persistent_id, form.cleaned_data["code"]):
             return _verified(request, device)
-        message = (
-            _("That code is not right, or was already used. Wait for the next code.")
-            if allowed
-            else _("Too many wrong codes. Wait a little, then try the newest code.")
-        )
+        message = _("That code is not right, or was already used. Wait for the next code.") if allowed else TOO_MANY
         form.add_error("code", message)
     context = {"form": form, "next": _next_url(request)}
     return render(request, "accounts/two_factor_verify.html", context, status=422 if form.errors else 200)
