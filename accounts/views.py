@@ -26,7 +26,6 @@ from accounts import sessions
 from accounts.forms import CodeForm
 from clinic.access import is_staff_member
 
-
 TOO_MANY = gettext_lazy("Too many wrong codes. Wait a little, then try the newest code.")
 
 

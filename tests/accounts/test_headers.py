@@ -77,7 +77,7 @@ plain = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 with override_settings(STORAGES=plain):  # no collectstatic manifest in a test
     r = Client().get("/accounts/login/", secure=True, HTTP_HOST="clinic.example.com")
-cookies = {k: {"secure": bool(v["secure"]), "httponly": bool(v["httponly"]), "samesite": v["samesite"]} for k, v in r.cookies.items()}
+cookies = {k: {"secure": bool(v["secure"]), "samesite": v["samesite"]} for k, v in r.cookies.items()}
 print(json.dumps({"status": r.status_code, "headers": dict(r.headers), "cookies": cookies}))
 """
 
