@@ -335,6 +335,8 @@ AXES_VERBOSE = False
 # Two-factor for staff (django-otp TOTP). The issuer is what authenticator apps show.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Pain clinic")
 OTP_TOTP_THROTTLE_FACTOR = 1
+# Nobody, not even an admin, sees another person's secret key or QR code again after set-up.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Rate limits (django-ratelimit): counted in the cache; see accounts/ratelimits.py for the table.
 RATELIMIT_IP_META_KEY = "accounts.net.client_ip"

@@ -144,3 +144,15 @@ def test_demo_staff_have_a_device_and_the_dev_command_prints_its_code():
     client = Client()
     client.post("/accounts/login/", {"username": "desk", "password": "desk-demo-only"})
     assert client.post(VERIFY, {"code": out.getvalue().strip(), "next": DESK})["Location"] == DESK
+
+
+def test_an_admin_can_remove_a_lost_device_but_never_see_a_secret(desk_user, admin_user):
+    device = staff_device(desk_user)
+    client = Client()
+    sign_in(client, admin_user)
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/").status_code == 403
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert device.key not in page.content.decode()
+    client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()  # the next login sets up a new one
