@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from audit.viewing import ShowsPatients
 from booking import reminders
 from booking.models import Appointment, AppointmentEvent, MessageKind, MessageTemplate, Reminder, Series
 from clinic.models import VisitType
@@ -59,7 +60,7 @@ class AppointmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AppointmentAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["start", "local_start", "patient", "provider", "location", "visit_type", "room", "status"]
     list_filter = ["status", "location", "provider", "visit_type"]
     search_fields = ["patient__first_name", "patient__last_name", "patient__email", "provider__display_name"]
@@ -82,7 +83,7 @@ class AppointmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Series)
-class SeriesAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SeriesAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "patient",
         "visit_type",
@@ -103,7 +104,8 @@ class SeriesAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AppointmentEvent)
-class AppointmentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AppointmentEventAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
+    patient_field = "appointment.patient_id"
     list_display = ["at", "action", "appointment", "from_status", "to_status", "by", "reason"]
     list_filter = ["action", "appointment__location", "appointment__provider"]
     search_fields = ["appointment__patient__first_name", "appointment__patient__last_name", "reason", "by__username"]
@@ -214,8 +216,10 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReminderAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
     """What went out, what is waiting and what failed and why; "send again" for staff."""
+
+    patient_field = "appointment.patient_id"
 
     list_display = ["send_at", "kind", "channel", "status", "attempts", "patient", "sent_at", "last_error"]
     list_filter = ["status", "kind", "channel", "appointment__location"]

@@ -80,3 +80,13 @@ def test_the_log_costs_one_insert(clinic, desk_user):
         client.get(f"/desk/patients/{clinic.alice.pk}")
     assert [q["sql"] for q in queries if "audit_accesslog" in q["sql"]][0].startswith("INSERT")
     assert sum("audit_accesslog" in q["sql"] for q in queries) == 1
+
+
+def test_admin_screens_with_patient_data_are_logged(clinic, admin_user):
+    client = Client()
+    sign_in(client, admin_user)
+    assert client.get("/admin/patients/patient/").status_code == 200
+    listed = AccessLog.objects.get()
+    assert listed.patients == sorted([clinic.alice.pk, clinic.bob.pk])
+    assert client.get(f"/admin/patients/patient/{clinic.bob.pk}/change/").status_code == 200
+    assert AccessLog.objects.latest("pk").patients == [clinic.bob.pk]
