@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,7 +12,6 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import BeforeValidator
 
 from booking import services
 from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots, slots_json
@@ -21,21 +19,14 @@ from booking.errors import BookingError
 from booking.models import Appointment, Series
 from booking.series import PlannedSession, SessionChoice, plan_as_dict
 from clinic.access import is_staff_member, patient_for, patients_viewed
-from clinic.api import AUTH, ErrorOut, current_user, require_staff
+from clinic.api import AUTH, DbId, ErrorOut, IsoDate, IsoDateTime, IsoTime, current_user, require_staff
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
 router = Router(tags=["booking"])
 
 
-def _iso_text(value: Any) -> Any:
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 date-time with offset, e.g. 2026-12-01T09:00:00-05:00")
-    return value
-
-
-# A date-time given as text: a bare number is not silently read as seconds since 1970.
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+# Dates and times as ISO 8601 text only (clinic.api): a bare number is not read as seconds since 1970.
 
 
 def _visit_type(ref: str | int) -> VisitType:
@@ -52,10 +43,10 @@ def _policy_for(user: Any) -> Policy:
 
 class AvailabilityQuery(Schema):
     visit_type: str = Field(max_length=50, description="Visit type slug")
-    location: int
-    start: date = Field(description="First local date, YYYY-MM-DD")
-    end: date = Field(description="Last local date, YYYY-MM-DD (inclusive)")
-    provider: list[int] = Field(default_factory=list, description="Repeat for several providers; none = all")
+    location: DbId
+    start: IsoDate = Field(description="First local date, YYYY-MM-DD")
+    end: IsoDate = Field(description="Last local date, YYYY-MM-DD (inclusive)")
+    provider: list[DbId] = Field(default_factory=list, description="Repeat for several providers; none = all")
 
 
 class SlotOut(Schema):
@@ -102,10 +93,10 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Any:
 
 
 class AppointmentIn(Schema):
-    patient: int | None = Field(None, description="Required for staff; patients book for themselves")
-    provider: int
+    patient: DbId | None = Field(None, description="Required for staff; patients book for themselves")
+    provider: DbId
     visit_type: str | int
-    location: int
+    location: DbId
     start: IsoDateTime = Field(description="ISO 8601 with offset, e.g. 2026-12-01T09:00:00-05:00")
     hold: bool = Field(False, description="Hold the slot for a few minutes instead of booking it")
     notes: str = Field("", max_length=2000)
@@ -113,7 +104,7 @@ class AppointmentIn(Schema):
 
 class MoveIn(Schema):
     start: IsoDateTime
-    provider: int | None = None
+    provider: DbId | None = None
     reason: str = Field("", max_length=200)
 
 
@@ -144,9 +135,9 @@ class SlotTakenOut(ErrorOut):
 
 
 class AppointmentFilter(Schema):
-    provider: int | None = None
-    location: int | None = None
-    date: dt.date | None = Field(None, description="Local date at the location")
+    provider: DbId | None = None
+    location: DbId | None = None
+    date: IsoDate | None = Field(None, description="Local date at the location")
 
 
 WRITE_RESPONSES = {400: ErrorOut, 404: ErrorOut, 409: SlotTakenOut, 422: ErrorOut, 503: ErrorOut}
@@ -307,23 +298,23 @@ def no_show(request: HttpRequest, appointment_id: int) -> Any:
 
 class SessionChoiceIn(Schema):
     start: IsoDateTime
-    provider: int | None = Field(None, description="Another provider for this session; default: the series'")
+    provider: DbId | None = Field(None, description="Another provider for this session; default: the series'")
 
 
 Choice = IsoDateTime | SessionChoiceIn
 
 
 class SeriesIn(Schema):
-    patient: int
-    provider: int
+    patient: DbId
+    provider: DbId
     visit_type: str | int
-    location: int
+    location: DbId
     sessions: int = Field(ge=1, le=services.MAX_SERIES_SESSIONS)
     gap_days: int = Field(14, ge=1, le=services.MAX_GAP_DAYS)
     tolerance_days: int = Field(2, ge=0, le=services.MAX_TOLERANCE_DAYS)
     taper_days: list[int] = Field(default_factory=list, max_length=services.MAX_SERIES_SESSIONS)
-    preferred_time: time = Field(description='Local time of day at the location, "HH:MM"')
-    first_date: date = Field(description="Target date of session 1, YYYY-MM-DD")
+    preferred_time: IsoTime = Field(description='Local time of day at the location, "HH:MM"')
+    first_date: IsoDate = Field(description="Target date of session 1, YYYY-MM-DD")
     choices: dict[int, Choice] = Field(
         default_factory=dict, description="Session number -> chosen start (ISO 8601 with offset), or {start, provider}"
     )
@@ -336,7 +327,7 @@ class ExtendIn(Schema):
 
 class SeriesMoveIn(Schema):
     start: IsoDateTime
-    provider: int | None = None
+    provider: DbId | None = None
     replan_later: bool = Field(False, description="Re-plan every later future session from the new date")
     reason: str = Field("", max_length=200)
 

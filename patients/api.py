@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from clinic.access import patients_viewed
-from clinic.api import AUTH, ErrorOut, require_staff
+from clinic.api import AUTH, ErrorOut, IsoDate, require_staff
 from patients import services
 from patients.models import Language, Patient, ReminderChannel
 
@@ -20,7 +20,7 @@ router = Router(tags=["patients"], auth=AUTH)
 class PatientIn(Schema):
     first_name: str = Field(min_length=1, max_length=80)
     last_name: str = Field(min_length=1, max_length=80)
-    date_of_birth: date
+    date_of_birth: IsoDate
     phone: str = Field("", max_length=40)
     email: str = Field("", max_length=254)
     preferred_language: Language = Language.ENGLISH
