@@ -112,7 +112,8 @@ class ClinicAPI(NinjaAPI):
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 for status, description in self.COMMON.items():
-                    responses.setdefault(status, {"description": description, **error})
+                    if status not in responses and int(status) not in responses:  # ninja keys by int
+                        responses[int(status)] = {"description": description, **error}
         return schema
 
 
