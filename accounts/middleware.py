@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import ratelimits, sessions
 
@@ -60,6 +61,13 @@ def rate_limit_middleware(get_response: Handler) -> Handler:
     return middleware
 
 
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect; for htmx a whole-page one (else the login would be swapped into a fragment)."""
+    if request.headers.get("HX-Request") == "true":
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
 def _ended(request: HttpRequest) -> HttpResponse:
     """The session ran out: end it on the server and send the person to the login."""
     logout(request)
@@ -67,7 +75,7 @@ def _ended(request: HttpRequest) -> HttpResponse:
         return JsonResponse(
             {"error": "unauthorized", "detail": _("Your session has ended. Please log in again.")}, status=401
         )
-    return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path(), 'ended': 1})}")
+    return _go(request, f"{reverse('login')}?{urlencode({'next': request.get_full_path(), 'ended': 1})}")
 
 
 def _needs_second_factor(request: HttpRequest) -> HttpResponse:
@@ -78,7 +86,7 @@ def _needs_second_factor(request: HttpRequest) -> HttpResponse:
 
     has_device = TOTPDevice.objects.filter(user_id=request.user.pk, confirmed=True).exists()
     target = "accounts:two_factor_verify" if has_device else "accounts:two_factor_setup"
-    return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+    return _go(request, f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
 
 
 def session_policy_middleware(get_response: Handler) -> Handler:

@@ -45,6 +45,13 @@ def test_staff_are_logged_out_after_15_idle_minutes(desk_user, clock):
     assert "session ended" in Client().get(ended["Location"]).content.decode()
 
 
+def test_an_htmx_request_after_the_limit_reloads_the_whole_page_at_the_login(desk_user, clock):
+    client = signed_in(desk_user)
+    clock.shift(timedelta(minutes=16))
+    ended = client.get("/desk/", HTTP_HX_REQUEST="true")
+    assert ended["HX-Redirect"].startswith("/accounts/login/?next=")
+
+
 def test_staff_sessions_end_after_12_hours_however_busy(desk_user, clock):
     client = signed_in(desk_user)
     logged_in_at = timezone.now()
