@@ -29,10 +29,15 @@ STAFF = "clinic_staff"  # staff rules apply: 15 minutes idle, 12 hours at most, 
 SEEN_EVERY_SECONDS = 60
 
 
+def staff_rules_apply(user: Any) -> bool:
+    """Front desk, providers, clinic admins, superusers, and anyone who may open the admin."""
+    return is_staff_member(user) or bool(getattr(user, "is_staff", False))
+
+
 def mark_login(session: SessionBase, user: Any, *, now: float | None = None) -> None:
     now = time.time() if now is None else now
     session[AUTH_AT] = session[SEEN_AT] = now
-    session[STAFF] = is_staff_member(user)
+    session[STAFF] = staff_rules_apply(user)
 
 
 def remember_session(user: Any, session: SessionBase) -> None:

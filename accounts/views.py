@@ -24,7 +24,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import sessions
 from accounts.forms import CodeForm
-from clinic.access import is_staff_member
 
 TOO_MANY = gettext_lazy("Too many wrong codes. Wait a little, then try the newest code.")
 
@@ -46,7 +45,7 @@ def _verified(request: HttpRequest, device: TOTPDevice) -> HttpResponse:
 
 
 def _staff_or_404(request: HttpRequest) -> None:
-    if not is_staff_member(request.user):
+    if not sessions.staff_rules_apply(request.user):
         raise Http404
 
 

@@ -15,8 +15,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.sessions import staff_rules_apply
 from clinic import roles
-from clinic.access import is_staff_member
 from clinic.models import Location, Provider, Room, VisitKind, VisitType, Weekday, WorkingHours
 from patients.models import Language, Patient
 
@@ -125,7 +125,7 @@ def sign_in(client: Any, user: AbstractUser) -> None:
     the two-factor step (django-otp's session key), as after typing a code.
     """
     client.force_login(user)
-    if is_staff_member(user):
+    if staff_rules_apply(user):
         session = client.session
         session[DEVICE_ID_SESSION_KEY] = staff_device(user).persistent_id
         session.save()

@@ -59,6 +59,13 @@ def test_a_superuser_is_asked_too():
     assert client.get("/admin/")["Location"].startswith(SETUP)
 
 
+def test_anyone_who_may_open_the_admin_is_asked_too():
+    make_user("helper", is_staff=True)  # admin access without a clinic role
+    client = Client()
+    password_login(client, "helper")
+    assert client.get("/admin/")["Location"].startswith(SETUP)
+
+
 def test_every_staff_page_and_the_session_api_wait_for_the_code(clinic):
     desk = make_user("desk", role=roles.FRONT_DESK)
     staff_device(desk)

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from clinic.access import is_staff_member
+from accounts.sessions import staff_rules_apply
 from tests.factories import DEFAULT_PASSWORD, current_code, staff_device
 
 # Playwright runs an event loop in the test thread; the ORM calls in these tests are synchronous.
@@ -73,7 +73,7 @@ def log_in(page, live_server, username, password=DEFAULT_PASSWORD):
     """Log in through the login form like a person, with whatever second factor the role needs:
     staff type the code of their authenticator device (made here if they have none)."""
     user = get_user_model().objects.get(username=username)
-    device = staff_device(user) if is_staff_member(user) else None
+    device = staff_device(user) if staff_rules_apply(user) else None
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
