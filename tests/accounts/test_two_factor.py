@@ -4,11 +4,9 @@ codes cannot be replayed; patients and API tokens are not asked (ASVS 6.3.3, 6.5
 
 import secrets
 from datetime import timedelta
-from io import StringIO
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -142,15 +140,6 @@ def test_sign_in_gives_staff_a_verified_session(desk_user):
     client = Client()
     sign_in(client, desk_user)
     assert client.get(DESK).status_code == 200
-
-
-def test_demo_staff_have_a_device_and_the_dev_command_prints_its_code():
-    call_command("seed_demo", stdout=StringIO())
-    out = StringIO()
-    call_command("totp_code", "desk", stdout=out, stderr=StringIO())
-    client = Client()
-    client.post("/accounts/login/", {"username": "desk", "password": "desk-demo-only"})
-    assert client.post(VERIFY, {"code": out.getvalue().strip(), "next": DESK})["Location"] == DESK
 
 
 def test_an_admin_can_remove_a_lost_device_but_never_see_a_secret(desk_user, admin_user):
