@@ -102,3 +102,19 @@ def test_production_sends_hsts_and_secure_host_only_cookies(tmp_path):
     assert "upgrade-insecure-requests" in headers["Content-Security-Policy"]
     assert probe["cookies"]["__Host-csrftoken"]["secure"] is True
     assert probe["cookies"]["__Host-csrftoken"]["samesite"] == "Lax"
+
+
+def test_no_template_has_inline_script_styles_or_handlers():
+    """Every template, including htmx partials the URL walk may not reach (house rule: the CSP
+    allows none of these)."""
+    from tests.test_url_walk import INLINE_HANDLER, INLINE_SCRIPT, INLINE_STYLE, JS_URL
+
+    problems = []
+    for template in sorted((ROOT / "templates").rglob("*.html")):
+        text = template.read_text()
+        for label, pattern in (("script", INLINE_SCRIPT), ("handler", INLINE_HANDLER), ("style", INLINE_STYLE)):
+            if found := pattern.search(text):
+                problems.append(f"{template.relative_to(ROOT)}: inline {label}: {found.group(0)[:60]}")
+        if found := JS_URL.search(text):
+            problems.append(f"{template.relative_to(ROOT)}: javascript: URL")
+    assert not problems, "\n".join(problems)
