@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from audit.viewing import ShowsPatients
 from booking import reminders
 from booking.aftercare import aftercare_paragraphs, default_aftercare_paragraphs
 from booking.models import (
@@ -70,7 +71,7 @@ class AppointmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AppointmentAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["start", "local_start", "patient", "provider", "location", "visit_type", "room", "status"]
     list_filter = ["status", "location", "provider", "visit_type"]
     search_fields = ["patient__first_name", "patient__last_name", "patient__email", "provider__display_name"]
@@ -93,7 +94,7 @@ class AppointmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Series)
-class SeriesAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SeriesAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "patient",
         "visit_type",
@@ -114,7 +115,8 @@ class SeriesAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AppointmentEvent)
-class AppointmentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AppointmentEventAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
+    patient_field = "appointment.patient_id"
     list_display = ["at", "action", "appointment", "from_status", "to_status", "by", "reason"]
     list_filter = ["action", "appointment__location", "appointment__provider"]
     search_fields = ["appointment__patient__first_name", "appointment__patient__last_name", "reason", "by__username"]
@@ -190,6 +192,10 @@ def _sample_context(template: MessageTemplate) -> dict:
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
+
+    class Media:
+        css = {"all": ["clinic-admin.css"]}  # no style="" attributes: the CSP forbids them
+
     list_display = ["kind", "channel", "language", "location", "active", "updated_at"]
     list_filter = ["kind", "channel", "language", "location", "active"]
     search_fields = ["subject", "body"]
@@ -212,7 +218,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return format_html('<p class="errornote">{}</p>', exc)
         heading = format_html("<p><strong>{}</strong></p>", subject) if subject else ""
         return format_html(
-            '{}<pre class="message-preview" style="white-space: pre-wrap">{}</pre><p>{}</p>',
+            '{}<pre class="message-preview">{}</pre><p>{}</p>',
             heading,
             body,
             _("%(count)s characters") % {"count": len(body)},
@@ -225,8 +231,10 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReminderAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
     """What went out, what is waiting and what failed and why; "send again" for staff."""
+
+    patient_field = "appointment.patient_id"
 
     list_display = ["send_at", "kind", "channel", "status", "attempts", "patient", "sent_at", "last_error"]
     list_filter = ["status", "kind", "channel", "appointment__location"]

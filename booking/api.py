@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,29 +12,21 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import BeforeValidator
 
 from booking import services
 from booking.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots, slots_json
 from booking.errors import BookingError
 from booking.models import Appointment, Series
 from booking.series import PlannedSession, SessionChoice, plan_as_dict
-from clinic.access import is_staff_member, patient_for
-from clinic.api import AUTH, ErrorOut, current_user, require_staff
+from clinic.access import is_staff_member, patient_for, patients_viewed
+from clinic.api import AUTH, DbId, ErrorOut, IsoDate, IsoDateTime, IsoTime, current_user, require_staff
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
 router = Router(tags=["booking"])
 
 
-def _iso_text(value: Any) -> Any:
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 date-time with offset, e.g. 2026-12-01T09:00:00-05:00")
-    return value
-
-
-# A date-time given as text: a bare number is not silently read as seconds since 1970.
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+# Dates and times as ISO 8601 text only (clinic.api): a bare number is not read as seconds since 1970.
 
 
 def _visit_type(ref: str | int) -> VisitType:
@@ -52,10 +43,10 @@ def _policy_for(user: Any) -> Policy:
 
 class AvailabilityQuery(Schema):
     visit_type: str = Field(max_length=50, description="Visit type slug")
-    location: int
-    start: date = Field(description="First local date, YYYY-MM-DD")
-    end: date = Field(description="Last local date, YYYY-MM-DD (inclusive)")
-    provider: list[int] = Field(default_factory=list, description="Repeat for several providers; none = all")
+    location: DbId
+    start: IsoDate = Field(description="First local date, YYYY-MM-DD")
+    end: IsoDate = Field(description="Last local date, YYYY-MM-DD (inclusive)")
+    provider: list[DbId] = Field(default_factory=list, description="Repeat for several providers; none = all")
 
 
 class SlotOut(Schema):
@@ -102,10 +93,10 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Any:
 
 
 class AppointmentIn(Schema):
-    patient: int | None = Field(None, description="Required for staff; patients book for themselves")
-    provider: int
+    patient: DbId | None = Field(None, description="Required for staff; patients book for themselves")
+    provider: DbId
     visit_type: str | int
-    location: int
+    location: DbId
     start: IsoDateTime = Field(description="ISO 8601 with offset, e.g. 2026-12-01T09:00:00-05:00")
     hold: bool = Field(False, description="Hold the slot for a few minutes instead of booking it")
     notes: str = Field("", max_length=2000)
@@ -113,7 +104,7 @@ class AppointmentIn(Schema):
 
 class MoveIn(Schema):
     start: IsoDateTime
-    provider: int | None = None
+    provider: DbId | None = None
     reason: str = Field("", max_length=200)
 
 
@@ -144,9 +135,9 @@ class SlotTakenOut(ErrorOut):
 
 
 class AppointmentFilter(Schema):
-    provider: int | None = None
-    location: int | None = None
-    date: dt.date | None = Field(None, description="Local date at the location")
+    provider: DbId | None = None
+    location: DbId | None = None
+    date: IsoDate | None = Field(None, description="Local date at the location")
 
 
 WRITE_RESPONSES = {400: ErrorOut, 404: ErrorOut, 409: SlotTakenOut, 422: ErrorOut, 503: ErrorOut}
@@ -196,6 +187,12 @@ def get_appointment_for(user: Any, pk: int) -> Appointment:
     return get_object_or_404(_visible_appointments(user), pk=pk)
 
 
+def shown(request: HttpRequest, out: dict[str, Any]) -> dict[str, Any]:
+    """Note the patient of an appointment or series answered (the access log keeps staff's)."""
+    patients_viewed(request, [out["patient"]])
+    return out
+
+
 def _caller(request: HttpRequest) -> Any:
     return request.auth
 
@@ -222,7 +219,7 @@ def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
         hold=payload.hold,
         notes=payload.notes,
     )
-    return Status(201, appointment_out(appointment))
+    return Status(201, shown(request, appointment_out(appointment)))
 
 
 @router.get("appointments", auth=AUTH, response=list[AppointmentOut])
@@ -238,12 +235,14 @@ def list_appointments(request: HttpRequest, filters: Query[AppointmentFilter]) -
             tz = get_object_or_404(Location, pk=filters.location).tz
         day_start = datetime.combine(filters.date, time(0), tzinfo=tz)
         qs = qs.filter(start__gte=day_start, start__lt=day_start + timedelta(days=1))
-    return [appointment_out(a) for a in qs.order_by("start", "provider_id")[:1000]]
+    rows = [appointment_out(a) for a in qs.order_by("start", "provider_id")[:1000]]
+    patients_viewed(request, {row["patient"] for row in rows})
+    return rows
 
 
 @router.get("appointments/{appointment_id}", auth=AUTH, response={200: AppointmentOut, 404: ErrorOut})
 def get_appointment(request: HttpRequest, appointment_id: int) -> Any:
-    return appointment_out(get_appointment_for(_caller(request), appointment_id))
+    return shown(request, appointment_out(get_appointment_for(_caller(request), appointment_id)))
 
 
 @router.post("appointments/{appointment_id}/move", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
@@ -267,7 +266,7 @@ def move_appointment(request: HttpRequest, appointment_id: int, payload: MoveIn)
         policy=_policy_for(user),
         reason=payload.reason,
     )
-    return appointment_out(moved)
+    return shown(request, appointment_out(moved))
 
 
 @router.post("appointments/{appointment_id}/cancel", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
@@ -275,28 +274,28 @@ def cancel_appointment(request: HttpRequest, appointment_id: int, payload: Cance
     user = _caller(request)
     appointment = get_appointment_for(user, appointment_id)
     cancel = services.cancel_appointment if is_staff_member(user) else services.patient_cancel_appointment
-    return appointment_out(cancel(appointment=appointment, by=user, reason=payload.reason))
+    return shown(request, appointment_out(cancel(appointment=appointment, by=user, reason=payload.reason)))
 
 
 @router.post("appointments/{appointment_id}/confirm", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
 def confirm_appointment(request: HttpRequest, appointment_id: int) -> Any:
     user = _caller(request)
     appointment = get_appointment_for(user, appointment_id)
-    return appointment_out(services.confirm_hold(appointment=appointment, by=user))
+    return shown(request, appointment_out(services.confirm_hold(appointment=appointment, by=user)))
 
 
 @router.post("appointments/{appointment_id}/check-in", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
 def check_in(request: HttpRequest, appointment_id: int) -> Any:
     user = require_staff(request)
     appointment = get_appointment_for(user, appointment_id)
-    return appointment_out(services.check_in(appointment=appointment, by=user))
+    return shown(request, appointment_out(services.check_in(appointment=appointment, by=user)))
 
 
 @router.post("appointments/{appointment_id}/no-show", auth=AUTH, response={200: AppointmentOut, **WRITE_RESPONSES})
 def no_show(request: HttpRequest, appointment_id: int) -> Any:
     user = require_staff(request)
     appointment = get_appointment_for(user, appointment_id)
-    return appointment_out(services.mark_no_show(appointment=appointment, by=user))
+    return shown(request, appointment_out(services.mark_no_show(appointment=appointment, by=user)))
 
 
 # --- treatment series -------------------------------------------------------------------------
@@ -304,23 +303,23 @@ def no_show(request: HttpRequest, appointment_id: int) -> Any:
 
 class SessionChoiceIn(Schema):
     start: IsoDateTime
-    provider: int | None = Field(None, description="Another provider for this session; default: the series'")
+    provider: DbId | None = Field(None, description="Another provider for this session; default: the series'")
 
 
 Choice = IsoDateTime | SessionChoiceIn
 
 
 class SeriesIn(Schema):
-    patient: int
-    provider: int
+    patient: DbId
+    provider: DbId
     visit_type: str | int
-    location: int
+    location: DbId
     sessions: int = Field(ge=1, le=services.MAX_SERIES_SESSIONS)
     gap_days: int = Field(14, ge=1, le=services.MAX_GAP_DAYS)
     tolerance_days: int = Field(2, ge=0, le=services.MAX_TOLERANCE_DAYS)
     taper_days: list[int] = Field(default_factory=list, max_length=services.MAX_SERIES_SESSIONS)
-    preferred_time: time = Field(description='Local time of day at the location, "HH:MM"')
-    first_date: date = Field(description="Target date of session 1, YYYY-MM-DD")
+    preferred_time: IsoTime = Field(description='Local time of day at the location, "HH:MM"')
+    first_date: IsoDate = Field(description="Target date of session 1, YYYY-MM-DD")
     choices: dict[int, Choice] = Field(
         default_factory=dict, description="Session number -> chosen start (ISO 8601 with offset), or {start, provider}"
     )
@@ -333,7 +332,7 @@ class ExtendIn(Schema):
 
 class SeriesMoveIn(Schema):
     start: IsoDateTime
-    provider: int | None = None
+    provider: DbId | None = None
     replan_later: bool = Field(False, description="Re-plan every later future session from the new date")
     reason: str = Field("", max_length=200)
 
@@ -460,26 +459,26 @@ def create_series(request: HttpRequest, payload: SeriesIn, dry_run: bool = False
         return Status(200, _plan_out(services.plan_series(**rules), location))
     patient = get_object_or_404(Patient, pk=payload.patient)
     series = services.book_series(patient=patient, by=user, **rules)
-    return Status(201, series_out(series))
+    return Status(201, shown(request, series_out(series)))
 
 
 @router.get("series/{series_id}", auth=AUTH, response={200: SeriesOut, 404: ErrorOut})
 def get_series(request: HttpRequest, series_id: int) -> Any:
-    return series_out(get_series_for(_caller(request), series_id))
+    return shown(request, series_out(get_series_for(_caller(request), series_id)))
 
 
 @router.post("series/{series_id}/cancel-remaining", auth=AUTH, response={200: SeriesOut, **SERIES_RESPONSES})
 def cancel_series_remaining(request: HttpRequest, series_id: int, payload: CancelIn) -> Any:
     user = require_staff(request)
     series = get_series_for(user, series_id)
-    return series_out(services.cancel_series_remaining(series=series, by=user, reason=payload.reason))
+    return shown(request, series_out(services.cancel_series_remaining(series=series, by=user, reason=payload.reason)))
 
 
 @router.post("series/{series_id}/complete", auth=AUTH, response={200: SeriesOut, **SERIES_RESPONSES})
 def complete_series(request: HttpRequest, series_id: int) -> Any:
     user = require_staff(request)
     series = get_series_for(user, series_id)
-    return series_out(services.complete_series(series=series, by=user))
+    return shown(request, series_out(services.complete_series(series=series, by=user)))
 
 
 @router.post("series/{series_id}/extend", auth=AUTH, response={200: SeriesOut | SeriesPlanOut, **SERIES_RESPONSES})
@@ -496,7 +495,7 @@ def extend_series(request: HttpRequest, series_id: int, payload: ExtendIn, dry_r
     extended = services.extend_series(
         series=series, sessions=payload.sessions, choices=choices, by=user, policy=STAFF_POLICY
     )
-    return series_out(extended)
+    return shown(request, series_out(extended))
 
 
 @router.post(
@@ -521,4 +520,4 @@ def move_series_session(
     }
     if dry_run:
         return _plan_out(services.preview_series_move(**move), series.location)
-    return series_out(services.move_series_session(by=user, reason=payload.reason, **move))
+    return shown(request, series_out(services.move_series_session(by=user, reason=payload.reason, **move)))

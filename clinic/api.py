@@ -7,17 +7,19 @@ session. Errors always come back as {"error": <code>, "detail": <sentence>}.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
-from typing import Any
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, SessionAuth
+from pydantic import BeforeValidator
 
 from booking.errors import BookingError
 from clinic import roles
@@ -27,6 +29,31 @@ from clinic.models import ApiToken, Location, Provider, VisitType
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Dates and times in the API are ISO 8601 text only: pydantic would otherwise read a number, or
+# text like "0", as seconds since 1970 (the fuzz test found date_of_birth=0 accepted).
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_ISO_TIME = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+
+
+def _iso(pattern: re.Pattern[str], kind: type, example: str) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, kind) or (isinstance(value, str) and pattern.match(value)):
+            return value
+        raise ValueError(f"must be ISO 8601 text, e.g. {example}")
+
+    return BeforeValidator(check)
+
+
+IsoDate = Annotated[date, _iso(_ISO_DATE, date, "2026-12-01")]
+IsoDateTime = Annotated[datetime, _iso(_ISO_DATETIME, datetime, "2026-12-01T09:00:00-05:00")]
+IsoTime = Annotated[time, _iso(_ISO_TIME, time, "09:00")]
+
+
+# A record id as the database can hold it: larger numbers are a 400, not a crash in the driver.
+DbId = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class TokenAuth(HttpBearer):
@@ -65,7 +92,32 @@ def current_user(request: HttpRequest) -> Any:
 
 AUTH = [TokenAuth(), SessionAuth()]
 
-api = NinjaAPI(
+
+class ClinicAPI(NinjaAPI):
+    """The answers every operation can give, documented once for all of them (present and future):
+    400 for malformed input, 401 without a valid login or token, 404 for what does not exist or is
+    not the caller's, 429 over a rate limit."""
+
+    COMMON = {
+        "400": "Malformed input: {error: invalid_input, detail, fields}",
+        "401": "Not logged in, no valid API token, or the staff two-factor step is not done",
+        "404": "Not found, or not yours to see: {error: not_found, detail}",
+        "429": "Too many requests: {error: rate_limited, detail}; see Retry-After",
+    }
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in self.COMMON.items():
+                    if status not in responses and int(status) not in responses:  # ninja keys by int
+                        responses[int(status)] = {"description": description, **error}
+        return schema
+
+
+api = ClinicAPI(
     title="TPI clinic scheduling API",
     version="1",
     description="Locations, providers, visit types, patients, availability and appointments.",
@@ -156,7 +208,7 @@ class ProviderOut(Schema):
 
 
 class ProviderFilter(Schema):
-    location: int | None = None
+    location: DbId | None = None
     visit_type: str | None = None
 
 

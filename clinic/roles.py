@@ -47,5 +47,8 @@ PERMISSIONS: dict[str, list[str]] = {
     + ["patients.view_patient", "patients.add_patient", "patients.change_patient"]
     + [f"patients.{verb}_muscle" for verb in ("view", "add", "change", "delete")]
     + ["patients.view_procedurerecord"]
-    + ["booking.view_appointment", "booking.view_series", "booking.view_appointmentevent"],
+    + ["booking.view_appointment", "booking.view_series", "booking.view_appointmentevent"]
+    # The audit trail (read-only screens), unlocking a locked-out login, resetting a lost phone.
+    + ["audit.view_accesslog", "auditlog.view_logentry", "axes.view_accessattempt", "axes.delete_accessattempt"]
+    + ["otp_totp.view_totpdevice", "otp_totp.delete_totpdevice"],
 }

@@ -8,6 +8,7 @@ from datetime import time, timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.env import env_bool, env_int, env_list, env_str
@@ -42,23 +43,40 @@ INSTALLED_APPS = [
     "bootstrap",
     "django_htmx",
     "phonenumber_field",
+    "ninja",  # serves the API docs' Swagger UI from our static files (no CDN: CSP, privacy)
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "django_ratelimit",
+    "auditlog",
+    "csp",
     "clinic",
     "patients",
     "booking",
+    "accounts",
+    "audit",
 ]
 
 MIDDLEWARE = [
     "clinic.middleware.request_id_middleware",  # first: every later line and response carries the id
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "accounts.middleware.rate_limit_middleware",  # before sessions: a refused request costs no query
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "patients.language.preferred_language_middleware",  # a patient's language cookie, set at login
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.session_policy_middleware",  # timeouts; staff must pass the second factor
+    "accounts.middleware.private_pages_middleware",  # no-store on pages with patient data
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "audit.middleware.AuditActorMiddleware",  # who changed a record (django-auditlog)
+    "audit.middleware.access_log_middleware",  # who looked at which patients
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 page
 ]
 if PRODUCTION:
     # Static files straight from gunicorn: hashed names, pre-compressed, cached for a year.
@@ -78,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.csp_nonce",
             ],
         },
     },
@@ -117,6 +136,13 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Argon2id first (ASVS 11.4.2); the others only verify old hashes and are upgraded at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -126,6 +152,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+# django-axes reads the login first (it counts failures per username + client address);
+# ModelBackend then checks the password. Tests log in with force_login, which skips both.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- Time and language ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -278,15 +310,92 @@ SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
 SMS_GATEWAY_TIMEOUT = env_int("SMS_GATEWAY_TIMEOUT", 10)
 SMS_SENDER_ID = env_str("SMS_SENDER_ID", "")
 
-# --- Security -----------------------------------------------------------------------------------
+# --- Security (docs/security.md) -------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# No address leaves the site; the manage-by-link pages send no-referrer (accounts.middleware).
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# The cookie never outlives the longest session; idle and absolute limits are checked on the
+# server by accounts.middleware.session_policy_middleware.
+SESSION_COOKIE_AGE = 12 * 60 * 60
+STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 15)
+STAFF_SESSION_MAX_HOURS = env_int("STAFF_SESSION_MAX_HOURS", 12)
+PATIENT_SESSION_IDLE_MINUTES = env_int("PATIENT_SESSION_IDLE_MINUTES", 30)
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: use the peer's
+# address). The client address feeds the lockout, the rate limits and the access log.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+
+# Login lockout (django-axes): 5 failures for one username from one address lock that pair for
+# 15 minutes; the same username from elsewhere still logs in (no lockout of a real user by an
+# attacker). The per-address cap across usernames is accounts.ratelimits (django-ratelimit).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.net.client_ip"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+
+# Two-factor for staff (django-otp TOTP). The issuer is what authenticator apps show.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Pain clinic")
+OTP_TOTP_THROTTLE_FACTOR = 1
+# Nobody, not even an admin, sees another person's secret key or QR code again after set-up.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Rate limits (django-ratelimit): counted in the cache; see accounts/ratelimits.py for the table.
+RATELIMIT_IP_META_KEY = "accounts.net.client_ip"
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATE_LOGIN_PER_IP = env_str("RATE_LOGIN_PER_IP", "200/15m")
+RATE_LOGIN_FAILURES_PER_IP = env_str("RATE_LOGIN_FAILURES_PER_IP", "30/15m")
+RATE_TWO_FACTOR = env_str("RATE_TWO_FACTOR", "20/15m")
+RATE_MANAGE_LINK_PER_IP = env_str("RATE_MANAGE_LINK_PER_IP", "30/10m")
+RATE_BOOKING_API = env_str("RATE_BOOKING_API", "60/m")
+
+# The cache holds rate-limit counters (and throttles) that every process must share: Redis in
+# production (REDIS_CACHE_URL, e.g. redis://127.0.0.1:6379/1); per-process memory otherwise.
+# django-ratelimit does not list Django's own Redis backend, which increments atomically too.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+REDIS_CACHE_URL = env_str("REDIS_CACHE_URL", "")
+if REDIS_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if not PRODUCTION:
+        # Each process counts on its own: fine for one runserver; production fails the check.
+        SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+
+# Content-Security-Policy (django-csp 4): scripts only from our static files or with the
+# request's nonce; no inline styles; nothing framed, no plugins, no <base>.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # Bootstrap draws checkboxes and select arrows as data: SVG
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# django-auditlog: who changed what (audit/registry.py lists the models).
+AUDITLOG_INCLUDE_ALL_MODELS = False
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # __Host-: the browser sends them only over HTTPS, to this exact host, for every path.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

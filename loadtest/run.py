@@ -633,6 +633,7 @@ def production_env(run_dir: Path, database_url: str, broker_url: str, args: argp
             "DATABASE_POOL_MIN": "1",
             "DATABASE_POOL_MAX": str(max(2, args.threads + 1)),
             "CELERY_BROKER_URL": broker_url,
+            "REDIS_CACHE_URL": broker_url,  # rate-limit counters shared by the gunicorn workers
             "CLINIC_VAR_DIR": str(run_dir / "var"),
             "STATIC_ROOT": str(static_root()),
             "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",

@@ -9,6 +9,7 @@ from django.db.models import ForeignKey, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from audit.viewing import ShowsPatients
 from clinic import roles
 from patients.models import Injectate, Muscle, Patient, PatientQuerySet, ProcedureRecord, ProcedureSite
 
@@ -28,7 +29,8 @@ def _iso_dates(query: str) -> str:
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(ShowsPatients, admin.ModelAdmin):
+    patient_field = "pk"
     list_display = ["last_name", "first_name", "date_of_birth", "phone", "email", "preferred_language"]
     list_display_links = ["last_name", "first_name"]
     list_filter = ["preferred_language", "reminder_channel"]

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from clinic.api import AUTH, ErrorOut, require_staff
+from clinic.access import patients_viewed
+from clinic.api import AUTH, ErrorOut, IsoDate, require_staff
 from patients import services
 from patients.models import Language, Patient, ReminderChannel
 
@@ -19,7 +20,7 @@ router = Router(tags=["patients"], auth=AUTH)
 class PatientIn(Schema):
     first_name: str = Field(min_length=1, max_length=80)
     last_name: str = Field(min_length=1, max_length=80)
-    date_of_birth: date
+    date_of_birth: IsoDate
     phone: str = Field("", max_length=40)
     email: str = Field("", max_length=254)
     preferred_language: Language = Language.ENGLISH
@@ -60,10 +61,13 @@ def create_patient(request: HttpRequest, payload: PatientIn) -> Any:
         fields = exc.message_dict
         detail = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
         return Status(422, {"error": "invalid_patient", "detail": detail, "fields": fields})
+    patients_viewed(request, [patient.pk])
     return Status(201, patient)
 
 
 @router.get("patients", response=list[PatientOut])
 def search_patients(request: HttpRequest, filters: Query[PatientSearch]) -> Any:
     require_staff(request)
-    return Patient.objects.search(filters.q)[:50]
+    found = list(Patient.objects.search(filters.q)[:50])
+    patients_viewed(request, [patient.pk for patient in found])
+    return found

@@ -4,13 +4,18 @@ Each call creates a row. Fields that must be unique (a location's name, a visit 
 a username) have fixed defaults, so pass a new value when a test needs a second one.
 """
 
+import time as clock
 from collections.abc import Iterable
 from datetime import date, time
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group, Permission
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.sessions import staff_rules_apply
 from clinic import roles
 from clinic.models import Location, Provider, Room, VisitKind, VisitType, Weekday, WorkingHours
 from patients.models import Language, Muscle, Patient
@@ -116,9 +121,33 @@ def sign_in(client: Any, user: AbstractUser) -> None:
     """Log a user in on the Django test client, passing whatever second factor their role needs.
 
     Every test that logs someone in goes through here, so a change to how staff prove who they
-    are changes one function.
+    are changes one function. Staff get a confirmed TOTP device and a session that has passed
+    the two-factor step (django-otp's session key), as after typing a code.
     """
     client.force_login(user)
+    if staff_rules_apply(user):
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = staff_device(user).persistent_id
+        session.save()
+
+
+def staff_device(user: AbstractUser) -> TOTPDevice:
+    """The user's confirmed authenticator device, made if missing."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    return device or TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
+
+
+def current_code(device: TOTPDevice) -> str:
+    """The code the device's app would show now, or the next one if this one was already used."""
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    ahead = device.last_t + 1 - totp.t()
+    if ahead > device.tolerance:  # two logins inside one window: wait for the next code
+        clock.sleep(device.step - (clock.time() - device.t0) % device.step + 0.1)
+        ahead = device.last_t + 1 - totp.t()
+    if ahead > 0:
+        totp.time = clock.time() + ahead * device.step
+    return f"{totp.token():0{device.digits}d}"
 
 
 def make_muscle(name: str = "Trapezius", **overrides: Any) -> Muscle:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from audit.registry import log_queryset_update
 from booking import reminders
 from booking import series as series_planner
 from booking.availability import (
@@ -624,10 +625,12 @@ def _close_series(series: Series, *, to: SeriesStatus, by: User, reason: str, no
     from booking.services.waitlist import offer_after_cancellation  # waitlist books through appointments
 
     def write() -> Series:
+        before = series.status
         if not Series.objects.filter(pk=series.pk, status__in=_OPEN_SERIES).update(status=to):
             series.refresh_from_db()
             _require_open(series)
             raise InvalidTransition(gettext_noop("This series was changed meanwhile; please look at it again."))
+        log_queryset_update(series, by=by, changes={"status": (before, to)})
         remaining = Appointment.objects.select_for_update().filter(series=series, status__in=_MOVABLE, start__gt=now)
         for appointment in remaining:
             before = appointment.status

@@ -84,6 +84,7 @@ def desk_home(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
     patients = list(Patient.objects.search(query)[:50]) if query else []
+    patients_viewed(request, [p.pk for p in patients])
     reviews_pending = Screening.objects.awaiting_review().count()
     context = {"form": form, "query": query, "patients": patients, "reviews_pending": reviews_pending}
     return render(request, "booking/desk_home.html", context)
@@ -149,6 +150,7 @@ def series_new_for_appointment(request: HttpRequest, appointment_id: int) -> Htt
 def _plan_series_page(
     request: HttpRequest, patient: Patient, *, initial: dict[str, Any], appointment: Appointment | None
 ) -> HttpResponse:
+    patients_viewed(request, [patient.pk])
     form = SeriesForm(request.POST if request.method == "POST" else None, initial=initial)
     context: dict[str, Any] = {
         "patient": patient,
@@ -234,6 +236,7 @@ def _prescribe(request: HttpRequest, patient: Patient, form: SeriesForm, context
 
 def _series_context(request: HttpRequest, series: Series, **extra: Any) -> dict[str, Any]:
     """The desk's series page: sessions, operations, and the booking form of a prescription."""
+    patients_viewed(request, [series.patient_id])
     appointments = sessions_of(series)
     movable = movable_sessions(series, appointments)
     context = {

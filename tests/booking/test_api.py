@@ -324,3 +324,12 @@ def test_visits_not_bookable_online_list_no_times_to_patients_but_do_to_staff(cl
     refused = Client().get(url)
     assert refused.status_code == 422 and refused.json()["error"] == "not_bookable_online"
     assert staff_api.get(url).json()["slots"]
+
+
+def test_every_operation_documents_the_common_errors_once(client):
+    schema = client.get("/api/schema").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert {"400", "401", "404", "429"} <= set(operation["responses"]), (method, path)
+    raw = client.get("/api/schema").content.decode()
+    assert raw.count('"400"') == sum(len(ops) for ops in schema["paths"].values())  # no key twice

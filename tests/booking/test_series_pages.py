@@ -267,7 +267,7 @@ def test_the_preview_reads_the_same_number_of_queries_for_6_or_20_sessions(desk,
         preview(desk, clinic, headers={})
 
     assert len(response.context["preview"]["rows"]) == 20
-    assert len(six) == len(twenty) <= 10
+    assert len(six) == len(twenty) <= 12  # incl. django-otp's device check and the access-log row
 
 
 # --- prescribing and the patient's page -------------------------------------------------------

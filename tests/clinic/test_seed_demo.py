@@ -10,7 +10,9 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.test import Client
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from booking.models import Appointment, AppointmentEvent, EventAction, Status
 from clinic import roles
@@ -201,6 +203,22 @@ class TestDemoClinic:
         assert users["admin"].check_password("admin-demo-only")
         assert Provider.objects.get(user=users["provider"]).display_name == "Maria Alvarez"
         assert Patient.objects.get(user=users["patient"]).full_name == "Laura Bennett"
+
+    def test_demo_staff_log_in_with_the_code_the_dev_command_prints(self, demo_clinic):
+        assert "otpauth://totp/" in demo_clinic
+        for username in ("admin", "desk", "provider"):
+            out = StringIO()
+            call_command("totp_code", username, stdout=out, stderr=StringIO())
+            client = Client()
+            client.post("/accounts/login/", {"username": username, "password": f"{username}-demo-only"})
+            verified = client.post("/account/two-factor/verify", {"code": out.getvalue().strip(), "next": "/desk/"})
+            assert verified["Location"] == "/desk/", username
+        assert not TOTPDevice.objects.filter(user__username="patient").exists()
+
+    def test_the_code_command_refuses_production(self, settings):
+        settings.PRODUCTION = True
+        with pytest.raises(CommandError, match="production"):
+            call_command("totp_code", "desk", stdout=StringIO())
 
     def test_demo_appointments_are_booked_through_the_service_without_overlaps(self):
         booked = Appointment.objects.filter(status=Status.BOOKED)

@@ -25,18 +25,25 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+PRODUCTION = {
+    "CLINIC_ENV": "production",
+    "SECRET_KEY": "x" * 20 + "-production-secret-for-the-check-only-0123456789",
+    "ALLOWED_HOSTS": "clinic.example.com",
+    "REDIS_CACHE_URL": "redis://127.0.0.1:6379/1",  # the check does not connect
+}
+
+
 def test_production_settings_pass_the_deployment_checklist(tmp_path):
-    result = run_manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        CLINIC_ENV="production",
-        SECRET_KEY="x" * 20 + "-production-secret-for-the-check-only-0123456789",
-        ALLOWED_HOSTS="clinic.example.com",
-        CLINIC_VAR_DIR=str(tmp_path),
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", CLINIC_VAR_DIR=str(tmp_path), **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_without_a_shared_cache_fails_the_check(tmp_path):
+    """Rate-limit counters in each process's memory would let every gunicorn worker count apart."""
+    env = {**PRODUCTION, "REDIS_CACHE_URL": ""}
+    result = run_manage("check", "--deploy", CLINIC_VAR_DIR=str(tmp_path), **env)
+    assert result.returncode != 0
+    assert "django_ratelimit.E003" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_real_secret_key(tmp_path):

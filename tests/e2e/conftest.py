@@ -5,9 +5,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from tests.factories import DEFAULT_PASSWORD
+from accounts.sessions import staff_rules_apply
+from tests.factories import DEFAULT_PASSWORD, current_code, staff_device
 
 # Playwright runs an event loop in the test thread; the ORM calls in these tests are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -68,10 +70,17 @@ def serious_violations(page) -> list[str]:
 
 
 def log_in(page, live_server, username, password=DEFAULT_PASSWORD):
-    """Log in through the login form like a person, with whatever second factor the role needs."""
+    """Log in through the login form like a person, with whatever second factor the role needs:
+    staff type the code of their authenticator device (made here if they have none)."""
+    user = get_user_model().objects.get(username=username)
+    device = staff_device(user) if staff_rules_apply(user) else None
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+    if device is not None:
+        expect(page.get_by_label("6-digit code")).to_be_visible()
+        page.get_by_label("6-digit code").fill(current_code(device))
+        page.get_by_role("button", name="Verify").click()
     # The log-out button, whatever language the page came back in (a patient's own, after login).
     expect(page.locator("form[action$='/accounts/logout/'] button")).to_be_visible()

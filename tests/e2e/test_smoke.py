@@ -5,8 +5,8 @@ from playwright.sync_api import expect
 
 from clinic import roles
 from tests.conftest import build_clinic
-from tests.e2e.conftest import serious_violations
-from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.e2e.conftest import log_in, serious_violations
+from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -25,10 +25,8 @@ def test_a_clinic_admin_finds_providers_and_their_hours_in_the_admin(live_server
     build_clinic()
     make_user("clinicadmin", role=roles.CLINIC_ADMIN)
     page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, live_server, "clinicadmin")  # password, then the two-factor code
     page.goto(live_server.url + "/admin/")
-    page.fill("#id_username", "clinicadmin")
-    page.fill("#id_password", DEFAULT_PASSWORD)
-    page.click("input[type=submit]")
     page.get_by_role("link", name="Providers").first.click()
     shot("admin-providers")
     page.get_by_role("link", name="Maria Alvarez").first.click()

@@ -118,6 +118,20 @@ def test_clinic_admin_chooses_any_provider(client, clinic, admin_user, monday_vi
     assert "Alice Moreno" in client.get(day_url(provider=clinic.dr_alvarez)).content.decode()
 
 
+def test_a_recorded_procedure_and_its_edit_keep_who_and_what_changed(client, alvarez_user, monday_visit, on_monday):
+    from auditlog.models import LogEntry
+
+    sign_in(client, alvarez_user)
+    assert client.post(record_url(monday_visit), form_data(three_muscles(), after=3)).status_code == 302
+    assert client.post(record_url(monday_visit), form_data(three_muscles(), after=2)).status_code == 302
+
+    record_entries = LogEntry.objects.get_for_object(ProcedureRecord.objects.get(appointment=monday_visit))
+    actions = list(record_entries.order_by("timestamp", "pk").values_list("action", flat=True))
+    assert actions[0] == LogEntry.Action.CREATE and LogEntry.Action.UPDATE in actions
+    assert all(entry.actor == alvarez_user for entry in record_entries)
+    assert ["3", "2"] in [entry.changes_dict.get("pain_after") for entry in record_entries]
+
+
 def test_clinic_admin_records_for_any_provider(client, admin_user, monday_visit, on_monday):
     sign_in(client, admin_user)
     response = client.post(record_url(monday_visit), form_data(three_muscles()))

@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic import roles
 from clinic.models import Closure, Location, Provider, Room, TimeOff, VisitKind, VisitType, Weekday, WorkingHours
@@ -363,6 +364,8 @@ class Command(BaseCommand):
             user.full_clean()
             user.save()
             user.groups.set([group])
+            if role != roles.PATIENT:
+                _demo_authenticator(user)
         demo_provider = providers[DEMO_PROVIDER]
         demo_provider.user = user_model.objects.get(username="provider")
         demo_provider.save(update_fields=["user"])
@@ -592,3 +595,17 @@ class Command(BaseCommand):
         for username, _first, _last, role, is_staff, password in DEMO_USERS:
             admin_note = ", can use /admin/" if is_staff else ""
             self.stdout.write(f"  {username:<9} {password:<20} {role}{admin_note}")
+        self.stdout.write(
+            "Staff logins then ask for a two-factor code: `python manage.py totp_code desk` prints it "
+            "(development only), or add the demo device to an authenticator app:"
+        )
+        for device in TOTPDevice.objects.filter(name=DEMO_DEVICE).select_related("user").order_by("user__username"):
+            self.stdout.write(f"  {device.user.username:<9} {device.config_url}")
+
+
+DEMO_DEVICE = "Demo authenticator"
+
+
+def _demo_authenticator(user: Any) -> None:
+    """A confirmed TOTP device for a demo staff login (its code: `manage.py totp_code <username>`)."""
+    TOTPDevice.objects.get_or_create(user=user, name=DEMO_DEVICE, defaults={"confirmed": True})

@@ -1,0 +1,316 @@
+"""Every URL pattern of the project, requested as each role, answers what ONE table says.
+
+Roles: anonymous, the patient who owns the records (Alice), a second patient (Bob, asking for
+Alice's records: 404), front desk, provider and clinic admin. Path parameters are filled with
+Alice's real objects. On top of the status, every answer is checked for what a page must never
+do (inline script, inline styles or handlers, a missing Content-Security-Policy; a stored copy of
+a logged-in page), and every staff answer marked `phi` must write an access-log row.
+
+A new URL pattern fails `test_every_url_pattern_has_an_access_rule` until it has a line in
+RULES (or, under /admin/, is covered by the admin prefix rule). ASVS 8.2.1 / 8.2.2 / 8.3.1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from audit.models import AccessLog
+from booking import services
+from booking.availability import STAFF_POLICY
+from booking.models import Reminder, ReminderStatus
+from clinic import roles
+from tests.conftest import MONDAY
+from tests.factories import make_user, sign_in
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anon", "patient", "other_patient", "desk", "provider", "admin")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The expected status per role, in ROLES order; `phi`: staff 2xx answers show patient data."""
+
+    method: str
+    anon: int
+    patient: int
+    other_patient: int
+    desk: int
+    provider: int
+    admin: int
+    phi: bool = False
+
+    def expected(self, role: str) -> int:
+        return getattr(self, role)
+
+
+def everyone(status: int, method: str = "GET") -> Rule:
+    return Rule(method, status, status, status, status, status, status)
+
+
+def staff(status: int, method: str = "GET", *, phi: bool = False, anon: int = 302) -> Rule:
+    """Front desk, providers and clinic admins only; patients get 404 as if it did not exist."""
+    return Rule(method, anon, 404, 404, status, status, status, phi=phi)
+
+
+# --- THE TABLE: one line per URL name. Add yours here. -------------------------------------------
+# Rule(method, anon, patient, other_patient, desk, provider, admin, phi=...) or the helpers above.
+# POSTs are sent with an empty body (form pages answer 422, the JSON API 400). Admin URLs are
+# covered by ADMIN_PREFIX_RULE below.
+RULES: dict[str, Rule] = {
+    "home": everyone(200),
+    "healthz": everyone(200),
+    "login": everyone(200),
+    "logout": everyone(302, "POST"),
+    "password_change": Rule("GET", 302, 200, 200, 200, 200, 200),
+    "password_change_done": Rule("GET", 302, 200, 200, 200, 200, 200),
+    "password_reset": everyone(200),
+    "password_reset_done": everyone(200),
+    "password_reset_confirm": everyone(200),
+    "password_reset_complete": everyone(200),
+    "set_language": everyone(302, "POST"),
+    "accounts:two_factor_setup": staff(302),  # staff here have a device: on to the verify step
+    "accounts:two_factor_verify": staff(200),
+    # JSON API (clinic/api.py, booking/api.py, patients/api.py)
+    "api:openapi-json": everyone(200),
+    "api:openapi-view": everyone(200),
+    "api:api-root": everyone(404),
+    "api:list_locations": everyone(200),
+    "api:list_visit_types": everyone(200),
+    "api:list_providers": everyone(200),
+    "api:availability": everyone(400),  # no query parameters
+    "api:create_patient": Rule("POST", 401, 400, 400, 400, 400, 400),
+    "api:search_patients": staff(200, phi=True, anon=401),
+    "api:create_appointment": Rule("POST", 401, 400, 400, 400, 400, 400),
+    "api:list_appointments": Rule("GET", 401, 200, 200, 200, 200, 200, phi=True),
+    "api:get_appointment": Rule("GET", 401, 200, 404, 200, 200, 200, phi=True),
+    "api:move_appointment": Rule("POST", 401, 400, 400, 400, 400, 400),
+    "api:cancel_appointment": Rule("POST", 401, 400, 400, 400, 400, 400),
+    "api:confirm_appointment": Rule("POST", 401, 200, 404, 200, 200, 200, phi=True),  # booked already: a no-op
+    "api:check_in": staff(422, "POST", anon=401),  # not on the day of the visit
+    "api:no_show": staff(422, "POST", anon=401),  # not before the visit
+    "api:create_series": Rule("POST", 401, 400, 400, 400, 400, 400),
+    "api:get_series": Rule("GET", 401, 200, 404, 200, 200, 200, phi=True),
+    "api:cancel_series_remaining": Rule("POST", 401, 400, 400, 400, 400, 400),
+    "api:complete_series": staff(200, "POST", phi=True, anon=401),
+    "api:extend_series": Rule("POST", 401, 400, 400, 400, 400, 400),
+    "api:move_series_session": Rule("POST", 401, 400, 400, 400, 400, 400),
+    # Front desk pages (booking/views/desk.py, booking/messages_views.py)
+    "booking:desk_home": staff(200),
+    "booking:desk_patient": staff(200, phi=True),
+    "booking:series_new": staff(200, phi=True),
+    "booking:series_new_from_appointment": staff(200, phi=True),
+    "booking:desk_series": staff(200, phi=True),
+    "booking:desk_series_book": staff(409, "POST", phi=True),  # booked already, not a prescription
+    "booking:desk_series_cancel": staff(422, "POST", phi=True),
+    "booking:desk_series_extend": staff(422, "POST", phi=True),
+    "booking:desk_series_complete": staff(302, "POST"),
+    "booking:desk_series_move": staff(422, "POST", phi=True),
+    "booking:message_list": staff(200, phi=True),
+    "booking:message_resend": staff(302, "POST"),
+    # A patient's own pages (booking/views/patients.py): staff have no patient record here.
+    "booking:my_series_list": Rule("GET", 302, 200, 200, 404, 404, 404),
+    "booking:my_series": Rule("GET", 302, 200, 404, 404, 404, 404),
+}
+
+# Everything under /admin/: only the clinic admin (is_staff) gets in; everyone else is sent to the
+# admin's login. What the admin may do inside is Django's model permissions (tested elsewhere).
+ADMIN_PREFIX = "admin/"
+ADMIN_OK_FOR_CLINIC_ADMIN = {200, 302, 403, 404}
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    route: str  # e.g. "desk/patients/<int:patient_id>"
+
+
+def all_patterns(patterns: Any = None, prefix: str = "", namespace: str = "") -> Iterator[Pattern]:
+    """Every URL pattern of the project, with its full route and namespaced name."""
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(entry, URLResolver):
+            inner = ":".join(part for part in (namespace, entry.namespace or "") if part)
+            yield from all_patterns(entry.url_patterns, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or "")
+            yield Pattern(name or f"<unnamed {prefix}{entry.pattern}>", prefix + str(entry.pattern))
+
+
+def test_every_url_pattern_has_an_access_rule():
+    missing = [
+        f"{p.name} ({p.route})" for p in all_patterns() if not p.route.startswith(ADMIN_PREFIX) and p.name not in RULES
+    ]
+    assert not missing, (
+        "These URL patterns have no access rule. Add one line per pattern to RULES in "
+        "tests/test_url_walk.py, e.g. "
+        '"booking:desk_calendar": staff(200, phi=True) or Rule("GET", 302, 200, 404, 404, 404, 404), '
+        f"and a value for any new path parameter to path_values(): {missing}"
+    )
+    names = {p.name for p in all_patterns()}
+    assert not set(RULES) - names, f"RULES names patterns that no longer exist: {set(RULES) - names}"
+
+
+# --- the walk --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(clinic, frozen):
+    """Alice with a booked 3-session series (its reminders too), and the six callers."""
+    desk = make_user("desk", role=roles.FRONT_DESK)
+    provider = make_user("provider", role=roles.PROVIDER)
+    clinic_admin = make_user("clinicadmin", role=roles.CLINIC_ADMIN)
+    alice = make_user("alice", role=roles.PATIENT)
+    bob = make_user("bob", role=roles.PATIENT)
+    clinic.alice.user, clinic.bob.user = alice, bob
+    clinic.alice.save(update_fields=["user"])
+    clinic.bob.save(update_fields=["user"])
+    series = services.book_series(
+        patient=clinic.alice,
+        provider=clinic.dr_alvarez,
+        visit_type=clinic.tpi,
+        location=clinic.location,
+        sessions=3,
+        gap_days=14,
+        tolerance_days=2,
+        taper_days=[],
+        preferred_time=clinic.at(MONDAY, 9).time(),
+        first_date=MONDAY,
+        choices={},
+        by=desk,
+        policy=STAFF_POLICY,
+    )
+    first = series.appointments.order_by("session_number").first()
+    reminder = Reminder.objects.filter(appointment=first).first()
+    Reminder.objects.filter(pk=reminder.pk).update(status=ReminderStatus.FAILED)  # the Messages page's first tab
+    return {
+        "users": {"anon": None, "patient": alice, "other_patient": bob, "desk": desk, "provider": provider},
+        "admin": clinic_admin,
+        "values": {
+            "patient_id": clinic.alice.pk,
+            "series_id": series.pk,
+            "appointment_id": first.pk,
+            "session_number": 2,
+            "reminder_id": reminder.pk,
+            "uidb64": "MQ",
+            "token": "set-password",
+        },
+    }
+
+
+def path_values(route: str, values: dict[str, Any]) -> str:
+    """The route with each <converter:name> replaced by a real object's id."""
+
+    def fill(match: re.Match) -> str:
+        name = match.group(1).split(":")[-1]
+        if name not in values:
+            raise AssertionError(f"No value for path parameter {name!r} in {route!r}: add it to world()['values'].")
+        return str(values[name])
+
+    return "/" + re.sub(r"<([^>]+)>", fill, route)
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/(?:ld\+)?json\")[^>]*>", re.I)
+INLINE_HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I)
+INLINE_STYLE = re.compile(r"<[a-z][^>]*\sstyle\s*=|<style[\s>]", re.I)
+JS_URL = re.compile(r"(?:href|src|action)\s*=\s*[\"']\s*javascript:", re.I)
+
+
+def page_problems(response: Any, role: str) -> list[str]:
+    problems = []
+    if response.get("Content-Type", "").startswith("text/html"):
+        html = response.content.decode(errors="replace")
+        if "Content-Security-Policy" not in response:
+            problems.append("no Content-Security-Policy header")
+        for label, pattern in (
+            ("inline <script>", INLINE_SCRIPT),
+            ("inline event handler", INLINE_HANDLER),
+            ("inline style", INLINE_STYLE),
+            ("javascript: URL", JS_URL),
+        ):
+            if found := pattern.search(html):
+                problems.append(f"{label}: {found.group(0)[:80]}")
+    if role != "anon" and response.status_code == 200 and "no-store" not in response.get("Cache-Control", ""):
+        problems.append("a logged-in answer without Cache-Control: no-store")
+    return problems
+
+
+def call(client: Client, method: str, path: str) -> Any:
+    """GET, or POST with an empty body: JSON for the API, a form elsewhere."""
+    if method != "POST":
+        return client.get(path)
+    if path.startswith("/api/"):
+        return client.post(path, {}, content_type="application/json")
+    return client.post(path, {})
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    if user is not None:
+        sign_in(client, user)
+    return client
+
+
+def test_every_pattern_answers_each_role_as_the_table_says(world):
+    users = {**world["users"], "admin": world["admin"]}
+    failures = []
+    for pattern in all_patterns():
+        if pattern.route.startswith(ADMIN_PREFIX) or pattern.name not in RULES:
+            continue
+        rule = RULES[pattern.name]
+        path = path_values(pattern.route, world["values"])
+        for role in ROLES:
+            with transaction.atomic():  # each request sees the same world; writes are undone
+                seen_before = AccessLog.objects.count()
+                client = client_for(users[role])
+                response = call(client, rule.method, path)
+                got, want = response.status_code, rule.expected(role)
+                if got != want:
+                    failures.append(f"{pattern.name} {rule.method} {path} as {role}: {got}, table says {want}")
+                failures += [f"{pattern.name} as {role}: {p}" for p in page_problems(response, role)]
+                logged = AccessLog.objects.count() > seen_before
+                if rule.phi and role in ("desk", "provider", "admin") and got < 400 and not logged:
+                    failures.append(f"{pattern.name} as {role}: showed patient data but wrote no access-log row")
+                if role in ("anon", "patient", "other_patient") and logged:
+                    failures.append(f"{pattern.name} as {role}: wrote an access-log row for a non-staff caller")
+                transaction.set_rollback(True)
+    assert not failures, "\n".join(failures)
+
+
+def test_every_admin_url_is_closed_to_all_but_the_clinic_admin(world):
+    values = {
+        **world["values"],
+        "object_id": world["values"]["patient_id"],
+        "app_label": "patients",
+        "content_type_id": 1,
+        "id": world["admin"].pk,
+        "url": "x",
+        "pk": 1,
+    }
+    admin = client_for(world["admin"])
+    others = {role: client_for(user) for role, user in world["users"].items()}
+    failures = []
+    for pattern in all_patterns():
+        if not pattern.route.startswith(ADMIN_PREFIX):
+            continue
+        path = path_values(pattern.route.replace("(?P<", "<").replace(">.+)$", ">"), values)
+        if pattern.name in {"admin:logout", "admin:login"}:
+            continue  # the login form is the way in; logging out is tested with the sessions
+        for role, client in others.items():
+            response = client.get(path)
+            if response.status_code != 302 or "/admin/login/" not in response["Location"]:
+                failures.append(f"{pattern.name} {path} as {role}: {response.status_code}, expected the admin login")
+        with transaction.atomic():
+            response = admin.get(path)
+            if response.status_code not in ADMIN_OK_FOR_CLINIC_ADMIN:
+                failures.append(f"{pattern.name} {path} as clinic admin: {response.status_code}")
+            failures += [f"{pattern.name} as admin: {p}" for p in page_problems(response, "admin")]
+            transaction.set_rollback(True)
+    assert not failures, "\n".join(failures)
