@@ -211,7 +211,7 @@ def test_a_date_in_the_past_answers_422(alice, clinic):
 def test_a_hold_that_ran_out_cannot_be_confirmed(alice, clinic, frozen):
     alice.post(reverse("booking:book_hold"), hold_data(clinic))
     held = Appointment.objects.get(patient=clinic.alice)
-    frozen.shift(60 * 60)
+    frozen.shift(20 * 60)  # past the 10-minute hold, inside the patient's 30-minute session
     response = alice.post(reverse("booking:book_confirm", args=[held.pk]))
     assert response.status_code == 422 and "few minutes only" in response.content.decode()
     held.refresh_from_db()

@@ -495,11 +495,12 @@ def test_check_in_works_on_the_day_and_is_refused_before(desk, clinic, desk_user
     assert later.status == Status.BOOKED
 
 
-def test_no_show_after_the_start_only(desk, clinic, frozen):
+def test_no_show_after_the_start_only(desk, desk_user, clinic, frozen):
     appointment = book(clinic, clinic.alice, clinic.dr_alvarez, clinic.at(FRIDAY, 13))
     url = f"/desk/calendar/appointments/{appointment.pk}/no-show"
     assert htmx_post(desk, url, {}, day_url(clinic, FRIDAY)).status_code == 422
     frozen.move_to(datetime(2026, 12, 4, 18, 20, tzinfo=UTC))  # 13:20 in New York
+    sign_in(desk, desk_user)  # hours later: the staff session has run out
     response = htmx_post(desk, url, {}, day_url(clinic, FRIDAY))
     assert response.status_code == 200
     appointment.refresh_from_db()

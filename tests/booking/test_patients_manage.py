@@ -170,8 +170,8 @@ def test_a_cancel_without_a_reason_is_refused_with_the_field_error(clinic, alice
 def test_after_the_cutoff_the_patient_is_told_to_phone_the_clinic(clinic, alice_user):
     appointment = book(clinic)  # Monday 09:00; the cutoff (24 h) is Sunday 09:00
     client = Client()
-    sign_in(client, alice_user)
     with time_machine.travel(clinic.at(MONDAY - timedelta(days=1), 10), tick=False):
+        sign_in(client, alice_user)
         listing = client.get("/my/appointments/").content.decode()
         page = client.get(f"/my/appointments/{appointment.pk}/cancel")
         response = client.post(f"/my/appointments/{appointment.pk}/cancel", {"reason": "cannot_come"})
@@ -321,10 +321,11 @@ def complete(clinic, appointment):
         return services.complete_appointment(appointment=appointment, by=None)
 
 
-def test_aftercare_is_linked_from_a_completed_procedure_and_shows_the_clinic_contact(clinic, alice):
+def test_aftercare_is_linked_from_a_completed_procedure_and_shows_the_clinic_contact(clinic, alice, alice_user):
     appointment = book(clinic)
     complete(clinic, appointment)
     with time_machine.travel(clinic.at(MONDAY, 12), tick=False):
+        sign_in(alice, alice_user)  # days later: a new session
         listing = alice.get("/my/appointments/").content.decode()
         page = alice.get(f"/my/appointments/{appointment.pk}/aftercare")
     assert f"/my/appointments/{appointment.pk}/aftercare" in listing
