@@ -128,7 +128,9 @@ def private_pages_middleware(get_response: Handler) -> Handler:
         if link_page or SESSION_KEY in request.session or "Authorization" in request.headers:
             add_never_cache_headers(response)
         if link_page:
-            response["Referrer-Policy"] = "no-referrer"  # the link's token must not leak onwards
+            # The token is in the path: a Referer carries the origin only. Not no-referrer: browsers
+            # then send `Origin: null` with the page's form, and the CSRF check refuses it.
+            response["Referrer-Policy"] = "strict-origin"
         return response
 
     return middleware

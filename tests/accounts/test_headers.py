@@ -66,7 +66,7 @@ def test_api_answers_with_a_token_or_session_are_never_stored(alice_user, clinic
 def test_manage_link_pages_are_not_stored_and_send_no_referrer():
     answer = Client().get("/manage/some-token")  # the pages are being built; the rule is by prefix
     assert "no-store" in answer["Cache-Control"]
-    assert answer["Referrer-Policy"] == "no-referrer"
+    assert answer["Referrer-Policy"] == "strict-origin"
 
 
 PRODUCTION_PROBE = """
