@@ -28,7 +28,7 @@ Handler = Callable[[HttpRequest], HttpResponse]
 # Reachable by a staff member who has not passed the second factor yet (and by anyone).
 OPEN_PATHS = ("/accounts/login/", "/accounts/logout/", "/account/two-factor/", "/static/", "/i18n/", "/healthz")
 # Pages reached by a link from an e-mail or text, which carry a patient's data without a login.
-LINK_PAGES = ("/manage/",)
+LINK_PAGES = ("/manage/", "/waitlist/offer/")
 
 
 def _api(request: HttpRequest) -> bool:
@@ -120,7 +120,11 @@ def session_policy_middleware(get_response: Handler) -> Handler:
 
 def private_pages_middleware(get_response: Handler) -> Handler:
     """Cache-Control: no-store on every answer to a logged-in person and on the link pages:
-    no browser or proxy keeps a copy of a page that may show patient data."""
+    no browser or proxy keeps a copy of a page that may show patient data.
+
+    Link pages send the origin only (`strict-origin`): never their address, so never a token.
+    Not `no-referrer`: browsers then send `Origin: null` with the page's form, and Django's CSRF
+    check refuses the cancel, move or accept (docs/decisions.md)."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
         response = get_response(request)
@@ -128,7 +132,7 @@ def private_pages_middleware(get_response: Handler) -> Handler:
         if link_page or SESSION_KEY in request.session or "Authorization" in request.headers:
             add_never_cache_headers(response)
         if link_page:
-            response["Referrer-Policy"] = "no-referrer"  # the link's token must not leak onwards
+            response["Referrer-Policy"] = "strict-origin"  # the link's token must not leak onwards
         return response
 
     return middleware
