@@ -31,7 +31,7 @@ from booking.models import Reminder, ReminderStatus
 from booking.waitlist import offer_token
 from clinic import roles
 from patients.services import SCREENING_ANSWERS, record_screening
-from tests.conftest import MONDAY
+from tests.conftest import MONDAY, NOW
 from tests.factories import make_provider_login, make_user, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -183,7 +183,7 @@ RULES: dict[str, Rule] = {
     "patients:review_decide": staff(302, "POST", phi=True),  # no decision: back to the list
     # The provider's pages (patients/views/provider.py): providers (their own visits) and clinic
     # admins (any provider's, ?provider=); the front desk and patients 404.
-    "patients:provider_today": Rule("GET", 302, 404, 404, 404, 200, 200),  # no visits today: no PHI
+    "patients:provider_today": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True, query="provider={provider_id}"),
     "patients:provider_day": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True, query="provider={provider_id}"),
     "patients:record_procedure": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True),
 }
@@ -272,6 +272,16 @@ def world(clinic, frozen):
         hold=True,
     )
     record_screening(patient=clinic.alice, by=alice, answers=no, appointment=held)
+    # Alice's evaluation this afternoon (the frozen clock's Friday) on the provider's list of today.
+    services.book_appointment(
+        patient=clinic.alice,
+        provider=clinic.dr_alvarez,
+        visit_type=clinic.evaluation,
+        location=clinic.location,
+        start=clinic.at(NOW.astimezone(clinic.location.tz).date(), 15),
+        by=desk,
+        policy=STAFF_POLICY,
+    )
     # Alice on the waitlist with an open offer, and a manage link for her first session.
     entry = services.add_to_waitlist(patient=clinic.alice, visit_type=clinic.tpi, location=clinic.location, by=desk)
     offer = services.offer_slot_to_entry(
