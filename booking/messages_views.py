@@ -62,7 +62,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
     if FILTERS[shown]:
         rows = rows.filter(status__in=FILTERS[shown])
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    patients_viewed(request, [reminder.appointment.patient_id for reminder in page])
+    patients_viewed(request, [reminder.patient.pk for reminder in page])  # a waitlist offer has no appointment
     for reminder in page:
         local = timezone.localtime(reminder.send_at, reminder.location.tz)
         reminder.local_send_at = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"  # the location's time, not the server's
@@ -86,8 +86,8 @@ def _label(key: str) -> str:
     }[key]
 
 
+@staff_only  # first: anyone else gets 404 whatever the method, not a 405 that shows the page exists
 @require_POST
-@staff_only
 def message_resend(request: HttpRequest, reminder_id: int) -> HttpResponse:
     """Send one message again (a new idempotency key, so the gateway does not drop it)."""
     reminder = get_object_or_404(Reminder, pk=reminder_id)

@@ -126,7 +126,7 @@ RULES: dict[str, Rule] = {
     "booking:desk_series_extend": staff(422, "POST", phi=True),
     "booking:desk_series_complete": staff(302, "POST"),
     "booking:desk_series_move": staff(422, "POST", phi=True),
-    "booking:message_list": staff(200, phi=True),
+    "booking:message_list": staff(200, phi=True, query="show=all"),  # a visit's messages and a waitlist offer's
     "booking:message_resend": staff(302, "POST"),
     # A patient's own pages (booking/views/patients.py): staff have no patient record here.
     "booking:my_series_list": Rule("GET", 302, 200, 200, 404, 404, 404),
@@ -442,4 +442,23 @@ def test_every_admin_url_is_closed_to_all_but_the_clinic_admin(world):
                 failures.append(f"{pattern.name} {path} as clinic admin: {response.status_code}")
             failures += [f"{pattern.name} as admin: {p}" for p in page_problems(response, "admin")]
             transaction.set_rollback(True)
+    assert not failures, "\n".join(failures)
+
+
+def test_a_staff_only_post_is_hidden_whatever_the_method(world):
+    """A GET to a staff page that takes only POSTs answers patients 404 too (not 405, which would
+    tell them the page exists) and anonymous callers the login."""
+    failures = []
+    for pattern in all_patterns():
+        rule = RULES.get(pattern.name)
+        if rule is None or rule.method != "POST" or pattern.route.startswith(("api/", ADMIN_PREFIX)):
+            continue
+        if (rule.patient, rule.other_patient) != (404, 404):
+            continue
+        path = url_of(world, pattern.name, pattern.route, rule.query)
+        for role in ("anon", "patient", "other_patient"):
+            got = client_for(world["users"][role]).get(path).status_code
+            want = rule.anon if role == "anon" else 404
+            if got != want:
+                failures.append(f"{pattern.name} GET {path} as {role}: {got}, expected {want}")
     assert not failures, "\n".join(failures)
