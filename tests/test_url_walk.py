@@ -343,13 +343,15 @@ def path_values(route: str, values: dict[str, Any]) -> str:
     return "/" + re.sub(r"<([^>]+)>", fill, route)
 
 
+# Pages reached by a token link from a message: no-store and the origin only as Referer, for anyone.
+LINK_PAGES = ("/manage/", "/waitlist/offer/")
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/(?:ld\+)?json\")[^>]*>", re.I)
 INLINE_HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I)
 INLINE_STYLE = re.compile(r"<[a-z][^>]*\sstyle\s*=|<style[\s>]", re.I)
 JS_URL = re.compile(r"(?:href|src|action)\s*=\s*[\"']\s*javascript:", re.I)
 
 
-def page_problems(response: Any, role: str) -> list[str]:
+def page_problems(response: Any, role: str, path: str = "") -> list[str]:
     problems = []
     if response.get("Content-Type", "").startswith("text/html"):
         html = response.content.decode(errors="replace")
@@ -365,6 +367,11 @@ def page_problems(response: Any, role: str) -> list[str]:
                 problems.append(f"{label}: {found.group(0)[:80]}")
     if role != "anon" and response.status_code == 200 and "no-store" not in response.get("Cache-Control", ""):
         problems.append("a logged-in answer without Cache-Control: no-store")
+    if path.startswith(LINK_PAGES):  # reached by a token link, logged in or not
+        if "no-store" not in response.get("Cache-Control", ""):
+            problems.append("a link page without Cache-Control: no-store")
+        if response.get("Referrer-Policy") != "strict-origin":
+            problems.append(f"a link page with Referrer-Policy {response.get('Referrer-Policy')!r}")
     return problems
 
 
@@ -403,7 +410,7 @@ def test_every_pattern_answers_each_role_as_the_table_says(world):
                 got, want = response.status_code, rule.expected(role)
                 if got != want:
                     failures.append(f"{pattern.name} {rule.method} {path} as {role}: {got}, table says {want}")
-                failures += [f"{pattern.name} as {role}: {p}" for p in page_problems(response, role)]
+                failures += [f"{pattern.name} as {role}: {p}" for p in page_problems(response, role, path)]
                 logged = AccessLog.objects.count() > seen_before
                 if rule.phi and role in ("desk", "provider", "admin") and got < 400 and not logged:
                     failures.append(f"{pattern.name} as {role}: showed patient data but wrote no access-log row")
