@@ -120,11 +120,7 @@ def session_policy_middleware(get_response: Handler) -> Handler:
 
 def private_pages_middleware(get_response: Handler) -> Handler:
     """Cache-Control: no-store on every answer to a logged-in person and on the link pages:
-    no browser or proxy keeps a copy of a page that may show patient data.
-
-    Link pages send the origin only (`strict-origin`): never their address, so never a token.
-    Not `no-referrer`: browsers then send `Origin: null` with the page's form, and Django's CSRF
-    check refuses the cancel, move or accept (docs/decisions.md)."""
+    no browser or proxy keeps a copy of a page that may show patient data."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
         response = get_response(request)
@@ -132,7 +128,9 @@ def private_pages_middleware(get_response: Handler) -> Handler:
         if link_page or SESSION_KEY in request.session or "Authorization" in request.headers:
             add_never_cache_headers(response)
         if link_page:
-            response["Referrer-Policy"] = "strict-origin"  # the link's token must not leak onwards
+            # The token is in the path: a Referer carries the origin only. Not no-referrer: browsers
+            # then send `Origin: null` with the page's form, and the CSRF check refuses it.
+            response["Referrer-Policy"] = "strict-origin"
         return response
 
     return middleware

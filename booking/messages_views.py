@@ -62,7 +62,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
     if FILTERS[shown]:
         rows = rows.filter(status__in=FILTERS[shown])
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    patients_viewed(request, [reminder.patient.pk for reminder in page])  # a waitlist offer has no appointment
+    patients_viewed(request, [reminder.patient.pk for reminder in page])
     for reminder in page:
         local = timezone.localtime(reminder.send_at, reminder.location.tz)
         reminder.local_send_at = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"  # the location's time, not the server's

@@ -314,7 +314,7 @@ SMS_SENDER_ID = env_str("SMS_SENDER_ID", "")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# No address leaves the site; the link pages send the origin only (accounts.middleware).
+# No address leaves the site; the manage-by-link pages send strict-origin, never the path (accounts.middleware).
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SAMESITE = "Lax"
