@@ -28,7 +28,7 @@ Handler = Callable[[HttpRequest], HttpResponse]
 # Reachable by a staff member who has not passed the second factor yet (and by anyone).
 OPEN_PATHS = ("/accounts/login/", "/accounts/logout/", "/account/two-factor/", "/static/", "/i18n/", "/healthz")
 # Pages reached by a link from an e-mail or text, which carry a patient's data without a login.
-LINK_PAGES = ("/manage/",)
+LINK_PAGES = ("/manage/", "/waitlist/offer/")
 
 
 def _api(request: HttpRequest) -> bool:

@@ -50,6 +50,11 @@ RULES: list[Rule] = [
     Rule("two-factor", "/account/two-factor/", ("POST",), lambda: settings.RATE_TWO_FACTOR, by_caller),
     Rule("password-reset", "/accounts/password_reset/", ("POST",), lambda: settings.RATE_TWO_FACTOR, by_ip),
     Rule("manage-link", "/manage/", (), lambda: settings.RATE_MANAGE_LINK_PER_IP, by_ip),
+    # The waitlist offer link and its page (the accept POST too): its token is the credential.
+    Rule("offer-link", "/waitlist/offer/", (), lambda: settings.RATE_MANAGE_LINK_PER_IP, by_ip),
+    Rule("register", "/account/register", ("POST",), lambda: settings.RATE_REGISTER_PER_IP, by_ip),
+    # Each hold keeps a time from everyone else for a few minutes: a patient cannot hoard the calendar.
+    Rule("booking-hold", "/book/hold", ("POST",), lambda: settings.RATE_BOOKING_HOLD, by_caller),
     Rule("booking-api", "/api/v1/appointments", ("POST",), lambda: settings.RATE_BOOKING_API, by_caller),
     Rule("series-api", "/api/v1/series", ("POST",), lambda: settings.RATE_BOOKING_API, by_caller),
 ]

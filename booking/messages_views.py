@@ -86,8 +86,8 @@ def _label(key: str) -> str:
     }[key]
 
 
+@staff_only  # first: anyone else gets 404 whatever the method, not a 405 that shows the page exists
 @require_POST
-@staff_only
 def message_resend(request: HttpRequest, reminder_id: int) -> HttpResponse:
     """Send one message again (a new idempotency key, so the gateway does not drop it)."""
     reminder = get_object_or_404(Reminder, pk=reminder_id)

@@ -354,6 +354,8 @@ RATE_LOGIN_FAILURES_PER_IP = env_str("RATE_LOGIN_FAILURES_PER_IP", "30/15m")
 RATE_TWO_FACTOR = env_str("RATE_TWO_FACTOR", "20/15m")
 RATE_MANAGE_LINK_PER_IP = env_str("RATE_MANAGE_LINK_PER_IP", "30/10m")
 RATE_BOOKING_API = env_str("RATE_BOOKING_API", "60/m")
+RATE_REGISTER_PER_IP = env_str("RATE_REGISTER_PER_IP", "20/h")
+RATE_BOOKING_HOLD = env_str("RATE_BOOKING_HOLD", "20/10m")
 
 # The cache holds rate-limit counters (and throttles) that every process must share: Redis in
 # production (REDIS_CACHE_URL, e.g. redis://127.0.0.1:6379/1); per-process memory otherwise.

@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.db import transaction
@@ -26,9 +28,11 @@ from audit.models import AccessLog
 from booking import services
 from booking.availability import STAFF_POLICY
 from booking.models import Reminder, ReminderStatus
+from booking.waitlist import offer_token
 from clinic import roles
-from tests.conftest import MONDAY
-from tests.factories import make_user, sign_in
+from patients.services import SCREENING_ANSWERS, record_screening
+from tests.conftest import MONDAY, NOW
+from tests.factories import make_provider_login, make_user, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -47,18 +51,26 @@ class Rule:
     provider: int
     admin: int
     phi: bool = False
+    query: str = ""  # a query string, its {names} filled from world()'s values
+    after: str = ""  # a URL name the same client GETs first (a link that leaves its token in the session)
 
     def expected(self, role: str) -> int:
         return getattr(self, role)
 
 
-def everyone(status: int, method: str = "GET") -> Rule:
-    return Rule(method, status, status, status, status, status, status)
+def everyone(status: int, method: str = "GET", **extra: Any) -> Rule:
+    return Rule(method, status, status, status, status, status, status, **extra)
 
 
-def staff(status: int, method: str = "GET", *, phi: bool = False, anon: int = 302) -> Rule:
+def staff(status: int, method: str = "GET", *, phi: bool = False, anon: int = 302, **extra: Any) -> Rule:
     """Front desk, providers and clinic admins only; patients get 404 as if it did not exist."""
-    return Rule(method, anon, 404, 404, status, status, status, phi=phi)
+    return Rule(method, anon, 404, 404, status, status, status, phi=phi, **extra)
+
+
+def own(status: int, method: str = "GET", *, other: int = 404, **extra: Any) -> Rule:
+    """A patient's own pages: Alice gets `status`, Bob asking for Alice's record `other`, staff
+    (who have no patient record) 404, anonymous callers the login."""
+    return Rule(method, 302, status, other, 404, 404, 404, **extra)
 
 
 # --- THE TABLE: one line per URL name. Add yours here. -------------------------------------------
@@ -114,11 +126,66 @@ RULES: dict[str, Rule] = {
     "booking:desk_series_extend": staff(422, "POST", phi=True),
     "booking:desk_series_complete": staff(302, "POST"),
     "booking:desk_series_move": staff(422, "POST", phi=True),
-    "booking:message_list": staff(200, phi=True),
+    "booking:message_list": staff(200, phi=True, query="show=all"),  # a visit's messages and a waitlist offer's
     "booking:message_resend": staff(302, "POST"),
     # A patient's own pages (booking/views/patients.py): staff have no patient record here.
     "booking:my_series_list": Rule("GET", 302, 200, 200, 404, 404, 404),
     "booking:my_series": Rule("GET", 302, 200, 404, 404, 404, 404),
+    # The desk calendar (booking/views/calendar.py): staff only; Alice's first session is on MONDAY.
+    "booking:calendar_home": staff(302),  # on to today's day view
+    "booking:calendar_day": staff(200, phi=True),
+    "booking:calendar_rooms": staff(200, phi=True),
+    "booking:calendar_week": staff(200, phi=True),
+    "booking:calendar_book": staff(200, query="start={start}"),  # the empty form: no patient picked yet
+    "booking:calendar_patients": staff(200, phi=True, query="q=Moreno"),
+    "booking:calendar_appointment": staff(200, phi=True),
+    "booking:calendar_move": staff(422, "POST", phi=True),
+    "booking:calendar_cancel": staff(422, "POST", phi=True),  # a reason is required
+    "booking:calendar_check_in": staff(422, "POST", phi=True),  # not on the day of the visit
+    "booking:calendar_no_show": staff(422, "POST", phi=True),  # not before the visit
+    # Reports (booking/views/reports.py): figures per provider and location, clinic admins only.
+    "booking:reports": Rule("GET", 302, 404, 404, 404, 404, 200),
+    # A patient's own appointments (booking/views/patients_manage.py).
+    "booking:my_appointments": own(200, other=200),
+    "booking:my_cancel": own(200),
+    "booking:my_move": own(200),
+    "booking:my_aftercare": own(200),
+    # Managing an appointment from the link in a message: the token is the credential, no login.
+    "booking:manage_done": everyone(200),
+    "booking:manage": everyone(200),
+    "booking:manage_move": everyone(200),
+    # The booking wizard (booking/views/book.py, book_held.py): patients only, staff 404.
+    "booking:book_start": own(200, other=200),
+    "booking:book_visit": own(200, other=200, query="location={location_id}"),
+    # A TPI visit: Alice has a series, Bob no evaluation yet, so procedure visits are closed to him (422).
+    "booking:book_provider": own(200, other=422, query="location={location_id}&visit={visit_id}"),
+    "booking:book_calendar": own(200, other=422, query="location={location_id}&visit={visit_id}&provider=any"),
+    "booking:book_hold": own(400, "POST", other=400),  # no time chosen
+    "booking:book_review": own(200),  # Alice's held procedure visit, screening answered
+    "booking:book_screening": own(200),
+    "booking:book_confirm": own(302, "POST"),  # on to the confirmation
+    "booking:book_release": own(302, "POST"),  # back to the calendar
+    "booking:book_done": own(200),  # Alice's booked first session
+    # The waitlist (booking/views/waitlist.py): the offer link needs no login (its token is the
+    # credential) and moves the token into the session; the offer page reads it from there.
+    "booking:waitlist_offer_link": everyone(302),
+    "booking:waitlist_offer": everyone(200, after="booking:waitlist_offer_link"),
+    "booking:my_waitlist": own(200, other=200),
+    "booking:my_waitlist_withdraw": own(302, "POST"),
+    "booking:desk_waitlist": staff(200, phi=True),
+    "booking:desk_waitlist_add": staff(200, phi=True),
+    "booking:desk_waitlist_withdraw": staff(302, "POST", phi=True),
+    "booking:desk_waitlist_offer": staff(200, phi=True),
+    # A patient's account (patients/views/account.py); the desk's screening reviews.
+    "patients:register": Rule("GET", 200, 302, 302, 302, 302, 302),  # logged in already: to the profile
+    "patients:profile": own(200, other=200),
+    "patients:review_list": staff(200, phi=True),
+    "patients:review_decide": staff(302, "POST", phi=True),  # no decision: back to the list
+    # The provider's pages (patients/views/provider.py): providers (their own visits) and clinic
+    # admins (any provider's, ?provider=); the front desk and patients 404.
+    "patients:provider_today": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True, query="provider={provider_id}"),
+    "patients:provider_day": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True, query="provider={provider_id}"),
+    "patients:record_procedure": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True),
 }
 
 # Everything under /admin/: only the clinic admin (is_staff) gets in; everyone else is sent to the
@@ -163,9 +230,10 @@ def test_every_url_pattern_has_an_access_rule():
 
 @pytest.fixture
 def world(clinic, frozen):
-    """Alice with a booked 3-session series (its reminders too), and the six callers."""
+    """Alice with a booked 3-session series (its reminders too), a held visit, a waitlist entry with
+    an open offer, a manage link, a screening for review; and the six callers."""
     desk = make_user("desk", role=roles.FRONT_DESK)
-    provider = make_user("provider", role=roles.PROVIDER)
+    provider = make_provider_login(clinic.dr_alvarez, "provider")  # Alice's series is with Dr Alvarez
     clinic_admin = make_user("clinicadmin", role=roles.CLINIC_ADMIN)
     alice = make_user("alice", role=roles.PATIENT)
     bob = make_user("bob", role=roles.PATIENT)
@@ -190,6 +258,36 @@ def world(clinic, frozen):
     first = series.appointments.order_by("session_number").first()
     reminder = Reminder.objects.filter(appointment=first).first()
     Reminder.objects.filter(pk=reminder.pk).update(status=ReminderStatus.FAILED)  # the Messages page's first tab
+    # A screening waiting for the desk's review (a blocking answer), then Alice's held procedure
+    # visit in the booking wizard with its (newer, harmless) screening answered.
+    no = dict.fromkeys(SCREENING_ANSWERS, False)
+    pending = record_screening(patient=clinic.alice, by=alice, answers={**no, "infection_near_site": True})
+    held = services.book_appointment(
+        patient=clinic.alice,
+        provider=clinic.dr_chen,
+        visit_type=clinic.tpi,
+        location=clinic.location,
+        start=clinic.at(MONDAY, 14),
+        by=alice,
+        hold=True,
+    )
+    record_screening(patient=clinic.alice, by=alice, answers=no, appointment=held)
+    # Alice's evaluation this afternoon (the frozen clock's Friday) on the provider's list of today.
+    services.book_appointment(
+        patient=clinic.alice,
+        provider=clinic.dr_alvarez,
+        visit_type=clinic.evaluation,
+        location=clinic.location,
+        start=clinic.at(NOW.astimezone(clinic.location.tz).date(), 15),
+        by=desk,
+        policy=STAFF_POLICY,
+    )
+    # Alice on the waitlist with an open offer, and a manage link for her first session.
+    entry = services.add_to_waitlist(patient=clinic.alice, visit_type=clinic.tpi, location=clinic.location, by=desk)
+    offer = services.offer_slot_to_entry(
+        entry=entry, provider=clinic.dr_chen, start=clinic.at(MONDAY + timedelta(days=1), 10), by=desk
+    )
+    manage_token = services.issue_manage_link(appointment=first)
     return {
         "users": {"anon": None, "patient": alice, "other_patient": bob, "desk": desk, "provider": provider},
         "admin": clinic_admin,
@@ -201,8 +299,36 @@ def world(clinic, frozen):
             "reminder_id": reminder.pk,
             "uidb64": "MQ",
             "token": "set-password",
+            "location_id": clinic.location.pk,
+            "provider_id": clinic.dr_alvarez.pk,
+            "visit_id": clinic.tpi.pk,
+            "day": MONDAY.isoformat(),
+            "start": quote(clinic.at(MONDAY, 15).isoformat()),
+            "entry_id": entry.pk,
+            "screening_id": pending.pk,
+        },
+        # Values for one URL name only: each token page gets its own real token, the held-time
+        # pages Alice's held visit.
+        "values_for": {
+            "booking:manage": {"token": manage_token},
+            "booking:manage_move": {"token": manage_token},
+            "booking:waitlist_offer_link": {"token": offer_token(offer.token_nonce)},
+            **{
+                f"booking:{name}": {"appointment_id": held.pk}
+                for name in ("book_review", "book_screening", "book_confirm", "book_release")
+            },
         },
     }
+
+
+def values_of(world: dict[str, Any], name: str) -> dict[str, Any]:
+    return {**world["values"], **world["values_for"].get(name, {})}
+
+
+def url_of(world: dict[str, Any], name: str, pattern_route: str, query: str = "") -> str:
+    values = values_of(world, name)
+    path = path_values(pattern_route, values)
+    return f"{path}?{query.format(**values)}" if query else path
 
 
 def path_values(route: str, values: dict[str, Any]) -> str:
@@ -217,13 +343,15 @@ def path_values(route: str, values: dict[str, Any]) -> str:
     return "/" + re.sub(r"<([^>]+)>", fill, route)
 
 
+# Pages reached by a token link from a message: no-store and the origin only as Referer, for anyone.
+LINK_PAGES = ("/manage/", "/waitlist/offer/")
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/(?:ld\+)?json\")[^>]*>", re.I)
 INLINE_HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I)
 INLINE_STYLE = re.compile(r"<[a-z][^>]*\sstyle\s*=|<style[\s>]", re.I)
 JS_URL = re.compile(r"(?:href|src|action)\s*=\s*[\"']\s*javascript:", re.I)
 
 
-def page_problems(response: Any, role: str) -> list[str]:
+def page_problems(response: Any, role: str, path: str = "") -> list[str]:
     problems = []
     if response.get("Content-Type", "").startswith("text/html"):
         html = response.content.decode(errors="replace")
@@ -239,6 +367,11 @@ def page_problems(response: Any, role: str) -> list[str]:
                 problems.append(f"{label}: {found.group(0)[:80]}")
     if role != "anon" and response.status_code == 200 and "no-store" not in response.get("Cache-Control", ""):
         problems.append("a logged-in answer without Cache-Control: no-store")
+    if path.startswith(LINK_PAGES):  # reached by a token link, logged in or not
+        if "no-store" not in response.get("Cache-Control", ""):
+            problems.append("a link page without Cache-Control: no-store")
+        if response.get("Referrer-Policy") != "strict-origin":
+            problems.append(f"a link page with Referrer-Policy {response.get('Referrer-Policy')!r}")
     return problems
 
 
@@ -260,21 +393,24 @@ def client_for(user: Any) -> Client:
 
 def test_every_pattern_answers_each_role_as_the_table_says(world):
     users = {**world["users"], "admin": world["admin"]}
+    routes = {p.name: p.route for p in all_patterns()}
     failures = []
     for pattern in all_patterns():
         if pattern.route.startswith(ADMIN_PREFIX) or pattern.name not in RULES:
             continue
         rule = RULES[pattern.name]
-        path = path_values(pattern.route, world["values"])
+        path = url_of(world, pattern.name, pattern.route, rule.query)
         for role in ROLES:
             with transaction.atomic():  # each request sees the same world; writes are undone
-                seen_before = AccessLog.objects.count()
                 client = client_for(users[role])
+                if rule.after:
+                    client.get(url_of(world, rule.after, routes[rule.after]))
+                seen_before = AccessLog.objects.count()
                 response = call(client, rule.method, path)
                 got, want = response.status_code, rule.expected(role)
                 if got != want:
                     failures.append(f"{pattern.name} {rule.method} {path} as {role}: {got}, table says {want}")
-                failures += [f"{pattern.name} as {role}: {p}" for p in page_problems(response, role)]
+                failures += [f"{pattern.name} as {role}: {p}" for p in page_problems(response, role, path)]
                 logged = AccessLog.objects.count() > seen_before
                 if rule.phi and role in ("desk", "provider", "admin") and got < 400 and not logged:
                     failures.append(f"{pattern.name} as {role}: showed patient data but wrote no access-log row")
@@ -313,4 +449,23 @@ def test_every_admin_url_is_closed_to_all_but_the_clinic_admin(world):
                 failures.append(f"{pattern.name} {path} as clinic admin: {response.status_code}")
             failures += [f"{pattern.name} as admin: {p}" for p in page_problems(response, "admin")]
             transaction.set_rollback(True)
+    assert not failures, "\n".join(failures)
+
+
+def test_a_staff_only_post_is_hidden_whatever_the_method(world):
+    """A GET to a staff page that takes only POSTs answers patients 404 too (not 405, which would
+    tell them the page exists) and anonymous callers the login."""
+    failures = []
+    for pattern in all_patterns():
+        rule = RULES.get(pattern.name)
+        if rule is None or rule.method != "POST" or pattern.route.startswith(("api/", ADMIN_PREFIX)):
+            continue
+        if (rule.patient, rule.other_patient) != (404, 404):
+            continue
+        path = url_of(world, pattern.name, pattern.route, rule.query)
+        for role in ("anon", "patient", "other_patient"):
+            got = client_for(world["users"][role]).get(path).status_code
+            want = rule.anon if role == "anon" else 404
+            if got != want:
+                failures.append(f"{pattern.name} GET {path} as {role}: {got}, expected {want}")
     assert not failures, "\n".join(failures)

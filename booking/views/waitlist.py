@@ -162,8 +162,8 @@ def my_waitlist(request: HttpRequest) -> HttpResponse:
     return render(request, "booking/waitlist/mine.html", {"entries": entries, "form": form}, status=status)
 
 
-@require_POST
 @login_required
+@require_POST
 def my_waitlist_withdraw(request: HttpRequest, entry_id: int) -> HttpResponse:
     entry = get_object_or_404(WaitlistEntry, pk=entry_id, patient=_own_patient(request.user))
     with suppress(BookingError):  # already closed: the list shows it as it is
@@ -278,8 +278,8 @@ def desk_waitlist_add(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "booking/waitlist/desk_add.html", {"patient": patient, "form": form}, status=status)
 
 
+@staff_only  # first: anyone else gets 404 whatever the method, not a 405 that shows the page exists
 @require_POST
-@staff_only
 def desk_waitlist_withdraw(request: HttpRequest, entry_id: int) -> HttpResponse:
     """Take an entry off the waitlist; htmx swaps the entry's row."""
     entry = get_object_or_404(_entries(), pk=entry_id)

@@ -118,3 +118,10 @@ def test_no_template_has_inline_script_styles_or_handlers():
         if found := JS_URL.search(text):
             problems.append(f"{template.relative_to(ROOT)}: javascript: URL")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", ["/manage/done", "/waitlist/offer/some-token", "/waitlist/offer/"])
+def test_every_link_page_is_not_stored_and_sends_only_the_origin(path):
+    answer = Client().get(path)  # no login: the token is the credential
+    assert "no-store" in answer["Cache-Control"], path
+    assert answer["Referrer-Policy"] == "strict-origin", path

@@ -1,9 +1,11 @@
-"""Rate limits from one table (accounts/ratelimits.py): the booking API, the manage-by-link
-pages, the two-factor step; 429 with a sentence and Retry-After."""
+"""Rate limits from one table (accounts/ratelimits.py): the booking API, the manage-by-link and
+waitlist offer pages, sign-up, the booking wizard's holds, the two-factor step; 429 with a
+sentence and Retry-After."""
 
 import secrets
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.ratelimits import RULES
@@ -12,6 +14,7 @@ from clinic.models import ApiToken
 from tests.factories import sign_in
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 
 def token_client(user) -> Client:
@@ -49,6 +52,44 @@ def test_manage_link_pages_are_limited_per_address(settings):
     assert refused.status_code == 429
     assert "Too many attempts" in refused.content.decode()
     assert Client().get("/manage/guess-3", REMOTE_ADDR="198.51.100.8").status_code == 404
+
+
+def test_waitlist_offer_links_and_accepts_are_limited_per_address(settings):
+    settings.RATE_MANAGE_LINK_PER_IP = "3/10m"
+    for _ in range(2):
+        assert Client().get("/waitlist/offer/guess-1", REMOTE_ADDR="198.51.100.7").status_code == 404
+    assert Client().post("/waitlist/offer/", REMOTE_ADDR="198.51.100.7").status_code == 404  # the accept
+    refused = Client().get("/waitlist/offer/guess-2", REMOTE_ADDR="198.51.100.7")
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.content.decode()
+    assert Client().post("/waitlist/offer/", REMOTE_ADDR="198.51.100.7").status_code == 429
+    assert Client().get("/waitlist/offer/guess-3", REMOTE_ADDR="198.51.100.8").status_code == 404
+
+
+def test_sign_ups_are_limited_per_address(settings, db):
+    settings.RATE_REGISTER_PER_IP = "2/h"
+    for _ in range(2):
+        assert Client().post("/account/register", {}, REMOTE_ADDR="198.51.100.7").status_code == 422
+    refused = Client().post("/account/register", {}, REMOTE_ADDR="198.51.100.7")
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert Client().get("/account/register", REMOTE_ADDR="198.51.100.7").status_code == 200  # the form is not counted
+    assert Client().post("/account/register", {}, REMOTE_ADDR="198.51.100.8").status_code == 422
+    assert not User.objects.exists()
+
+
+def test_booking_wizard_holds_are_limited_per_caller(settings, clinic, alice_user, bob_user):
+    settings.RATE_BOOKING_HOLD = "2/10m"
+    alice, bob = Client(), Client()
+    sign_in(alice, alice_user)
+    sign_in(bob, bob_user)
+    for _ in range(2):
+        assert alice.post("/book/hold", {}).status_code == 400  # no time chosen
+    refused = alice.post("/book/hold", {})
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.content.decode()
+    assert alice.get("/book/").status_code == 200  # the wizard's other steps are not counted
+    assert bob.post("/book/hold", {}).status_code == 400  # another patient has their own budget
 
 
 def test_two_factor_tries_are_limited(settings, desk_user):

@@ -96,5 +96,7 @@ def test_patients_and_strangers_do_not_see_the_page(client, failed_confirmation)
 
     assert client.get(URL).status_code == 404
     assert client.post(f"/desk/messages/{failed_confirmation.pk}/resend").status_code == 404
+    assert client.get(f"/desk/messages/{failed_confirmation.pk}/resend").status_code == 404  # not a telling 405
     client.logout()
     assert client.get(URL).status_code == 302  # to the login page
+    assert client.get(f"/desk/messages/{failed_confirmation.pk}/resend").status_code == 302

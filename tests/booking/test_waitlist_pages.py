@@ -176,7 +176,12 @@ def test_patients_and_strangers_get_404_on_desk_pages(client, clinic, frozen, al
     assert client.get(url).status_code == 302  # not logged in: to the login page
     sign_in(client, alice_user)
     assert client.get(url).status_code == 404
-    assert client.post(reverse("booking:desk_waitlist_withdraw", args=[entry.pk])).status_code == 404
+    withdraw = reverse("booking:desk_waitlist_withdraw", args=[entry.pk])
+    assert client.post(withdraw).status_code == 404
+    assert client.get(withdraw).status_code == 404  # not 405: that would show the desk page exists
+    client.logout()
+    assert client.get(withdraw).status_code == 302  # to the login page, whatever the method
+    assert WaitlistEntry.objects.get(pk=entry.pk).status == WaitlistStatus.WAITING
 
 
 @pytest.mark.parametrize("role", [roles.FRONT_DESK, roles.PROVIDER, roles.CLINIC_ADMIN])
