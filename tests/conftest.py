@@ -62,6 +62,29 @@ def build_clinic() -> Clinic:
     return Clinic(location, rooms, tpi, evaluation, providers[0], providers[1], alice, bob)
 
 
+def book_alices_series(clinic: Clinic, *, by=None, first_date: date = MONDAY, **overrides):
+    """Alice's three TPI sessions with Dr Alvarez, 14 days apart at 09:00, booked by staff rules."""
+    from booking import services
+    from booking.availability import STAFF_POLICY
+
+    values = {
+        "patient": clinic.alice,
+        "provider": clinic.dr_alvarez,
+        "visit_type": clinic.tpi,
+        "location": clinic.location,
+        "sessions": 3,
+        "gap_days": 14,
+        "tolerance_days": 2,
+        "taper_days": [],
+        "preferred_time": time(9),
+        "first_date": first_date,
+        "by": by,
+        "policy": STAFF_POLICY,
+        **overrides,
+    }
+    return services.book_series(**values)
+
+
 @pytest.fixture
 def clinic(db) -> Clinic:
     return build_clinic()

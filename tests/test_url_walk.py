@@ -31,7 +31,7 @@ from booking.models import Reminder, ReminderStatus
 from booking.waitlist import offer_token
 from clinic import roles
 from patients.services import SCREENING_ANSWERS, record_screening
-from tests.conftest import MONDAY, NOW
+from tests.conftest import MONDAY, NOW, book_alices_series
 from tests.factories import make_provider_login, make_user, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -240,21 +240,7 @@ def world(clinic, frozen):
     clinic.alice.user, clinic.bob.user = alice, bob
     clinic.alice.save(update_fields=["user"])
     clinic.bob.save(update_fields=["user"])
-    series = services.book_series(
-        patient=clinic.alice,
-        provider=clinic.dr_alvarez,
-        visit_type=clinic.tpi,
-        location=clinic.location,
-        sessions=3,
-        gap_days=14,
-        tolerance_days=2,
-        taper_days=[],
-        preferred_time=clinic.at(MONDAY, 9).time(),
-        first_date=MONDAY,
-        choices={},
-        by=desk,
-        policy=STAFF_POLICY,
-    )
+    series = book_alices_series(clinic, by=desk)
     first = series.appointments.order_by("session_number").first()
     reminder = Reminder.objects.filter(appointment=first).first()
     Reminder.objects.filter(pk=reminder.pk).update(status=ReminderStatus.FAILED)  # the Messages page's first tab

@@ -14,12 +14,11 @@ from django.test import Client
 from audit.models import AccessLog
 from audit.registry import AUDITED
 from booking import services
-from booking.availability import STAFF_POLICY
 from clinic import roles
 from clinic.api import hash_token
 from clinic.models import ApiToken
 from patients.models import Patient, Screening
-from tests.conftest import MONDAY
+from tests.conftest import MONDAY, book_alices_series
 from tests.factories import make_user, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -75,21 +74,7 @@ def test_screenings_and_series_are_logged_and_a_series_stop_says_who(clinic, des
     screening = Screening.objects.create(patient=clinic.alice, blood_thinner=True, answered_by=desk_user)
     assert entries_for(screening)[0].action == LogEntry.Action.CREATE
 
-    series = services.book_series(
-        patient=clinic.alice,
-        provider=clinic.dr_alvarez,
-        visit_type=clinic.tpi,
-        location=clinic.location,
-        sessions=3,
-        gap_days=14,
-        tolerance_days=2,
-        taper_days=[],
-        preferred_time=clinic.at(MONDAY, 9).time(),
-        first_date=MONDAY + timedelta(days=1),
-        choices={},
-        by=desk_user,
-        policy=STAFF_POLICY,
-    )
+    series = book_alices_series(clinic, by=desk_user, first_date=MONDAY + timedelta(days=1))
     services.cancel_series_remaining(series=series, by=desk_user, reason="moved away")
 
     actions = [(e.action, e.changes_dict.get("status")) for e in entries_for(series)]

@@ -6,10 +6,9 @@ import pytest
 from django.urls import reverse
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.models import Status
 from patients.models import Muscle, ProcedureRecord, Screening
-from tests.conftest import MONDAY
+from tests.conftest import MONDAY, book_alices_series
 from tests.factories import make_hours, make_patient, sign_in
 from tests.patients.conftest import book_visit, record
 
@@ -216,21 +215,7 @@ def test_unknown_day_is_404(client, alvarez_user):
 
 
 def test_list_shows_session_last_sites_flags_and_last_pain(client, clinic, alvarez_user):
-    series = services.book_series(
-        patient=clinic.alice,
-        provider=clinic.dr_alvarez,
-        visit_type=clinic.tpi,
-        location=clinic.location,
-        sessions=3,
-        gap_days=14,
-        tolerance_days=2,
-        taper_days=[],
-        preferred_time=clinic.at(MONDAY, 9).time(),
-        first_date=MONDAY,
-        by=None,
-        policy=STAFF_POLICY,
-        now=clinic.at(MONDAY, 8) - timedelta(days=10),
-    )
+    series = book_alices_series(clinic, now=clinic.at(MONDAY, 8) - timedelta(days=10))
     first, second = list(series.appointments.order_by("start"))[:2]
     record(first, names=("Trapezius", "Rhomboids"), before=8, after=4)
     Screening.objects.create(patient=clinic.alice, blood_thinner=True, blood_thinner_names="warfarin")
