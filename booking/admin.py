@@ -187,6 +187,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         (_("Preview (saved text, made-up patient)"), {"fields": ["preview"]}),
     ]
 
+    class Media:
+        css = {"all": ["booking/admin-messages.css"]}  # no style attributes: the CSP forbids them
+
     @admin.display(description=_("preview"))
     def preview(self, template: MessageTemplate) -> str:
         if template.pk is None:
@@ -197,7 +200,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return format_html('<p class="errornote">{}</p>', exc)
         heading = format_html("<p><strong>{}</strong></p>", subject) if subject else ""
         return format_html(
-            '{}<pre class="message-preview" style="white-space: pre-wrap">{}</pre><p>{}</p>',
+            '{}<pre class="message-preview">{}</pre><p>{}</p>',
             heading,
             body,
             _("%(count)s characters") % {"count": len(body)},

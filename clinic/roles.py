@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, list[str]] = {
         "booking.view_appointment",
         "booking.view_series",
         "booking.view_appointmentevent",
+        "booking.view_reminder",  # what went out and what failed; resend is on /desk/messages/
     ],
     PROVIDER: [
         "clinic.view_location",
@@ -43,5 +44,8 @@ PERMISSIONS: dict[str, list[str]] = {
         for verb in ("view", "add", "change", "delete")
     ]
     + ["patients.view_patient", "patients.add_patient", "patients.change_patient"]
-    + ["booking.view_appointment", "booking.view_series", "booking.view_appointmentevent"],
+    + ["booking.view_appointment", "booking.view_series", "booking.view_appointmentevent"]
+    # Patient message texts (edited in the admin with a preview) and the messages sent.
+    + [f"booking.{verb}_messagetemplate" for verb in ("view", "add", "change", "delete")]
+    + ["booking.view_reminder"],
 }

@@ -16,8 +16,18 @@ def create_roles(apps, schema_editor):
         wanted = []
         for perm in perms:
             app_label, codename = perm.split(".")
+            if not _model_exists(apps, app_label, codename):
+                continue  # a model a later migration creates: that migration grants it (0003_message_permissions)
             wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         group.permissions.set(wanted)
+
+
+def _model_exists(apps, app_label, codename):
+    try:
+        apps.get_model(app_label, codename.split("_", 1)[1])
+    except LookupError:
+        return False
+    return True
 
 
 def drop_roles(apps, schema_editor):
