@@ -364,13 +364,20 @@ def resend(reminder: Reminder, *, now: datetime | None = None) -> bool:
 # --- sweep and claim --------------------------------------------------------------------------
 
 
-def enqueue_all(reminder_ids: list[int]) -> None:
-    """One send_reminder message per id, published through one producer (one broker connection)."""
-    from booking.tasks import send_reminder
+def batches(reminder_ids: list[int], size: int | None = None) -> list[list[int]]:
+    """The ids in task-sized lists (REMINDER_TASK_BATCH), in order."""
+    size = max(1, size or settings.REMINDER_TASK_BATCH)
+    return [reminder_ids[at : at + size] for at in range(0, len(reminder_ids), size)]
 
-    with send_reminder.app.producer_or_acquire() as producer:
-        for reminder_id in reminder_ids:
-            send_reminder.apply_async((reminder_id,), producer=producer)
+
+def enqueue_all(reminder_ids: list[int]) -> None:
+    """One send_reminders message per REMINDER_TASK_BATCH ids, through one producer (one broker
+    connection). Each row is still claimed, sent and marked on its own (docs/decisions.md)."""
+    from booking.tasks import send_reminders
+
+    with send_reminders.app.producer_or_acquire() as producer:
+        for batch in batches(reminder_ids):
+            send_reminders.apply_async((batch,), producer=producer)
 
 
 def sweep_due(

@@ -251,6 +251,10 @@ if not 0 < REMINDER_TASK_TIME_LIMIT < REMINDER_LEASE_SECONDS:
 # A row handed to the broker is not handed out again for this long (a lost message is re-sent after it).
 REMINDER_REQUEUE_SECONDS = env_int("REMINDER_REQUEUE_SECONDS", 300)
 REMINDER_SWEEP_BATCH = env_int("REMINDER_SWEEP_BATCH", 5000)
+# Rows per Celery message (booking.send_reminders); each row is still claimed and sent on its own.
+REMINDER_TASK_BATCH = env_int("REMINDER_TASK_BATCH", 25)
+if REMINDER_TASK_BATCH < 1:
+    raise ImproperlyConfigured("REMINDER_TASK_BATCH must be at least 1")
 # Workers keep message templates this long; an edit in the admin reaches them within it.
 REMINDER_TEMPLATE_CACHE_SECONDS = env_int("REMINDER_TEMPLATE_CACHE_SECONDS", 60)
 # Retries of a failed send: Celery's exponential backoff with jitter, capped far below the
