@@ -1,7 +1,8 @@
 """`make loadtest`: the production stack on loopback under locust, then one summary.
 
 1. PostgreSQL and Redis test servers (scripts/postgres.sh, scripts/redis.sh; left running), a
-   fresh database `app_load`, an emptied Redis database (LOADTEST_REDIS_DB, default 7).
+   fresh database (LOADTEST_DATABASE, default `app_load`), an emptied Redis database
+   (LOADTEST_REDIS_DB, default 7).
 2. migrate, collectstatic (hashed + compressed, as in production), a generated clinic: one
    location, 20 providers Monday-Friday 08:00-17:00, a 30-minute visit type that needs no room,
    a 21st "rush" provider with exactly 8 free slots on one day, patients with logins and a
@@ -322,7 +323,7 @@ class CpuSampler(threading.Thread):
         command = " ".join(process.cmdline())
         if "loadtest/locustfile.py" in command:
             return "locust"
-        if command.startswith("postgres:") and " app_load " in f"{command} ":
+        if command.startswith("postgres:") and f" {os.environ.get('LOADTEST_DATABASE', 'app_load')} " in f"{command} ":
             return "postgresql"
         if process.name() == "redis-server":
             return "redis"
@@ -688,7 +689,9 @@ def main(argv: list[str] | None = None) -> int:
 
     subprocess.run(["bash", "scripts/postgres.sh", "start"], cwd=ROOT, check=True, timeout=300)  # noqa: S607
     subprocess.run(["bash", "scripts/redis.sh", "start"], cwd=ROOT, check=True, timeout=120)  # noqa: S607
-    database_url = fresh_database(script_output("bash", "scripts/postgres.sh", "url"), "app_load")
+    database_url = fresh_database(
+        script_output("bash", "scripts/postgres.sh", "url"), os.environ.get("LOADTEST_DATABASE", "app_load")
+    )
     redis_base = script_output("bash", "scripts/redis.sh", "url").rsplit("/", 1)[0]
     broker_url = f"{redis_base}/{os.environ.get('LOADTEST_REDIS_DB', '7')}"
     empty_redis_db(broker_url)
