@@ -40,20 +40,21 @@ def _iso_text(value: Any) -> Any:
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
 
 
-def _visit_types(ref: str | int) -> QuerySet[VisitType]:
-    return VisitType.objects.filter(**({"pk": int(ref)} if str(ref).isdigit() else {"slug": ref}))
-
-
 def _visit_type(ref: str | int) -> VisitType:
-    return get_object_or_404(_visit_types(ref))
+    return get_object_or_404(VisitType, **_visit_type_filter(ref))
 
 
-def _fetch_or_404(*querysets: QuerySet) -> list[Any]:
-    """The row each queryset finds, in one round trip (clinic.lookups); 404 naming the first missing."""
-    found = fetch_together(*querysets)
+def _fetch_or_404(*wanted: tuple[type, dict[str, Any]]) -> list[Any]:
+    """The row each (model, filters) names, in one round trip (clinic.lookups); else a 404 for the
+    first one missing."""
+    found = fetch_together(*wanted)
     if found is None:
-        return [get_object_or_404(queryset) for queryset in querysets]
+        return [get_object_or_404(model, **filters) for model, filters in wanted]
     return found
+
+
+def _visit_type_filter(ref: str | int) -> dict[str, Any]:
+    return {"pk": int(ref)} if str(ref).isdigit() else {"slug": ref}
 
 
 def _policy_for(user: Any) -> Policy:
@@ -93,8 +94,8 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Any:
         raise HttpError(400, f"A range covers at most {MAX_RANGE_DAYS} days.")
     user = current_user(request)
     visit_type, location = _fetch_or_404(
-        VisitType.objects.filter(slug=query.visit_type, is_active=True),
-        Location.objects.filter(pk=query.location, is_active=True),
+        (VisitType, {"slug": query.visit_type, "is_active": True}),
+        (Location, {"pk": query.location, "is_active": True}),
     )
     policy = _policy_for(user)
     if policy.online_only and not visit_type.bookable_online:
@@ -222,15 +223,15 @@ def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
     if staff and payload.patient is None:
         raise HttpError(400, "patient is required.")
     # Staff book for the patient they name; a patient books for themselves only.
-    patients = Patient.objects.filter(pk=payload.patient) if staff else Patient.objects.filter(user=user)
+    patient_filter = {"pk": payload.patient} if staff else {"user": user.pk}
     found = fetch_together(  # one round trip for all four
-        patients,
-        Provider.objects.filter(pk=payload.provider),
-        _visit_types(payload.visit_type),
-        Location.objects.filter(pk=payload.location),
+        (Patient, patient_filter),
+        (Provider, {"pk": payload.provider}),
+        (VisitType, _visit_type_filter(payload.visit_type)),
+        (Location, {"pk": payload.location}),
     )
     if found is None:  # say what is missing
-        patient = get_object_or_404(Patient, pk=payload.patient) if staff else patients.first()
+        patient = get_object_or_404(Patient, pk=payload.patient) if staff else patient_for(user)
         if patient is None:
             raise Http404("Patient not found.")
         found = [

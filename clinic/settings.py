@@ -122,6 +122,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Database sessions whose per-request read and write are one fixed statement each (clinic/sessions.py).
+SESSION_ENGINE = "clinic.sessions"
 # Django's model backend, with the user's roles read in the same query (clinic/auth.py).
 AUTHENTICATION_BACKENDS = ["clinic.auth.RoleAwareBackend"]
 LOGIN_URL = "login"

@@ -745,6 +745,7 @@ def main(argv: list[str] | None = None) -> int:
             figures = scenario_figures(stats, results)
             figures["overlaps"] = overlaps_now()
             figures["cpu_cores"] = sampler.cores(results.get("measure_started"), results.get("measure_ended"))
+            figures["cpu_ms_per_request"] = cpu_per_request(figures, stats)
             figures["book_server_ms"] = server_side_booking_ms(
                 access_logs(run_dir), results.get("measure_started"), results.get("measure_ended")
             )
@@ -807,6 +808,7 @@ def main(argv: list[str] | None = None) -> int:
             figures["ports"] = [port, second]
             figures["overlaps"] = overlaps_now()
             figures["cpu_cores"] = sampler.cores(results.get("measure_started"), results.get("measure_ended"))
+            figures["cpu_ms_per_request"] = cpu_per_request(figures, stats)
             figures["book_server_ms"] = server_side_booking_ms(
                 access_logs(run_dir), results.get("measure_started"), results.get("measure_ended")
             )
@@ -851,9 +853,26 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def cpu_per_request(figures: dict[str, Any], stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """CPU milliseconds per request (all kinds) of the web tier and of PostgreSQL: what the stack
+    costs whatever else the machine runs, so runs on a busy machine can still be compared."""
+    requests = int((stats.get("Aggregated") or {}).get("Request Count") or 0)
+    seconds = figures.get("measured_seconds") or 0.0
+    cores = figures.get("cpu_cores") or {}
+    if not requests or not seconds:
+        return {}
+    return {
+        part: round(cores[part] * seconds * 1000 / requests, 2) for part in ("gunicorn", "postgresql") if part in cores
+    }
+
+
 def _cpu_line(figures: dict[str, Any]) -> str:
     parts = figures.get("cpu_cores") or {}
-    return "  CPU in the window (cores): " + (", ".join(f"{k} {v}" for k, v in parts.items()) or "not sampled")
+    line = "  CPU in the window (cores): " + (", ".join(f"{k} {v}" for k, v in parts.items()) or "not sampled")
+    per_request = figures.get("cpu_ms_per_request") or {}
+    if per_request:
+        line += "; CPU ms per request: " + ", ".join(f"{k} {v}" for k, v in per_request.items())
+    return line
 
 
 def render_summary(summary: dict[str, Any]) -> str:

@@ -27,26 +27,33 @@ def test_the_rows_come_back_as_the_orm_would_build_them(clinic, django_assert_nu
         by=None,
         now=NOW,
     )
-    querysets = [
-        Patient.objects.filter(pk=clinic.alice.pk),
-        Provider.objects.filter(pk=clinic.dr_alvarez.pk),
-        VisitType.objects.filter(slug="tpi-session", is_active=True),
-        Location.objects.filter(pk=clinic.location.pk),
-        Appointment.objects.filter(pk=booked.pk),  # date-times, a nullable foreign key
+    wanted = [
+        (Patient, {"pk": clinic.alice.pk}),
+        (Provider, {"pk": clinic.dr_alvarez.pk}),
+        (VisitType, {"slug": "tpi-session", "is_active": True}),
+        (Location, {"pk": clinic.location.pk}),
+        (Appointment, {"pk": booked.pk}),  # date-times, a nullable foreign key
     ]
 
     with django_assert_num_queries(1):
-        found = fetch_together(*querysets)
+        found = fetch_together(*wanted)
 
-    for instance, queryset in zip(found, querysets, strict=True):
-        assert values(instance) == values(queryset.get())
+    for instance, (model, filters) in zip(found, wanted, strict=True):
+        assert values(instance) == values(model.objects.get(**filters))
         assert instance._state.adding is False and instance._state.db == "default"
     assert found[0].phone == clinic.alice.phone and found[2].needs_room is clinic.tpi.needs_room
     assert model_to_dict(found[4])["start"] == clinic.at(MONDAY, 9)
 
 
+def test_a_foreign_key_filters_by_its_name_or_attname(clinic, alice_user):
+    assert fetch_together((Patient, {"user": alice_user.pk}))[0].pk == alice_user.patient.pk
+    assert fetch_together((Patient, {"user_id": alice_user}))[0].pk == alice_user.patient.pk
+
+
 def test_nothing_when_any_row_is_missing_and_an_error_for_several(clinic):
-    assert fetch_together(Location.objects.filter(pk=clinic.location.pk), Provider.objects.filter(pk=0)) is None
-    assert fetch_together(VisitType.objects.filter(slug="tpi-session", is_active=False)) is None
+    assert fetch_together((Location, {"pk": clinic.location.pk}), (Provider, {"pk": 0})) is None
+    assert fetch_together((VisitType, {"slug": "tpi-session", "is_active": False})) is None
     with pytest.raises(ValueError, match="more than one row"):
-        fetch_together(Location.objects.filter(pk=clinic.location.pk), Provider.objects.all())
+        fetch_together((Location, {"pk": clinic.location.pk}), (Provider, {"is_active": True}))
+    with pytest.raises(ValueError, match="no concrete field"):
+        fetch_together((Location, {"providers": 1}))
