@@ -305,7 +305,8 @@ class CpuSampler(threading.Thread):
 
     Parts: each gunicorn instance and Celery process group started here (by process group),
     locust, PostgreSQL backends of the load-test database, Redis, this script, and "not ours"
-    (anything else on the machine, e.g. another test run competing for the same cores).
+    (the rest of what the whole machine was busy with, from /proc/stat: e.g. another test run
+    competing for the same cores).
     """
 
     def __init__(self, stack: Stack) -> None:
@@ -346,7 +347,9 @@ class CpuSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(1.0):
-            self.samples.append((time.time(), self.snapshot()))
+            snapshot = self.snapshot()
+            snapshot[MACHINE] = ("machine", machine_busy_seconds())
+            self.samples.append((time.time(), snapshot))
 
     def cores(self, started: float | None, ended: float | None) -> dict[str, float]:
         """Average cores used by each part between two wall-clock times."""
@@ -361,7 +364,27 @@ class CpuSampler(threading.Thread):
             # The earliest sample that saw this process (a busy process may be missed once).
             begin = next((s[1][pid][1] for s in window if pid in s[1]), cpu)
             used[part] += cpu - begin
+        # Processes that start and end between two samples (another test run's) are seen by no
+        # sample: "not ours" is what the whole machine was busy with, less what is ours.
+        machine = used.pop("machine", 0.0)
+        used.pop("not ours", None)
+        if machine:
+            used["not ours"] = max(0.0, machine - sum(used.values()))
         return {part: round(cpu / seconds, 2) for part, cpu in used.most_common() if cpu / seconds >= 0.01}
+
+
+MACHINE = -1  # the key of the whole-machine figure in a sample
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy since boot (all cores), from /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 # --- database and data set -------------------------------------------------------------------
