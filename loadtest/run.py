@@ -704,7 +704,7 @@ def main(argv: list[str] | None = None) -> int:
         " hash; started all at once on a busy machine, the last logins outwait the client's timeout."
         " Measuring starts when all are in, and the stampede's users still book at the same moment",
     )
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers per instance (default 4)")
+    parser.add_argument("--workers", type=int, default=8, help="gunicorn workers per instance (default 8)")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (default 1)")
     parser.add_argument("--wait-min", type=float, default=0.1, help="think time between tasks, from (s)")
     parser.add_argument("--wait-max", type=float, default=0.8, help="think time between tasks, to (s)")
