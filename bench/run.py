@@ -583,12 +583,36 @@ def scenario_day_list(ctx: Context) -> list[dict[str, Any]]:
     return [{**row, "visits": DAY_LIST_VISITS, "earlier_records": 2 * DAY_LIST_VISITS, "transport": TRANSPORT}]
 
 
+def _cpu_seconds(worker_group: int, gateway_pid: int) -> dict[str, float]:
+    """User + system CPU seconds so far: the worker's process group (main and pool processes),
+    the fake gateway, and this process (the sweep and the polling)."""
+    import psutil
+
+    used = {"worker": 0.0, "gateway": 0.0, "bench": 0.0}
+    for process in psutil.process_iter():
+        try:
+            if process.pid == gateway_pid:
+                part = "gateway"
+            elif process.pid == os.getpid():
+                part = "bench"
+            elif os.getpgid(process.pid) == worker_group:
+                part = "worker"
+            else:
+                continue
+            times = process.cpu_times()
+            used[part] += times.user + times.system
+        except (psutil.Error, OSError):
+            continue
+    return used
+
+
 def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
     """10,000 due SMS reminders through a real Celery worker and Redis to a fake gateway on loopback.
 
     Timed from the sweep that hands them out to the last row marked sent. Redis: REDIS_URL, or
     scripts/redis.sh starts one; skipped (with a note) when redis-server is not installed.
     """
+    from django.conf import settings
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -659,6 +683,7 @@ def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
         try:
             worker.start()
             log(f"reminders: worker ready ({concurrency} processes); sweeping {count} due reminders")
+            cpu_before = _cpu_seconds(worker.process.pid, gateway.process.pid)
             started = time.perf_counter()
             handed_out = reminders.sweep_due(enqueue=enqueue, limit=count)
             enqueued = time.perf_counter()
@@ -669,8 +694,10 @@ def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
                     break
                 time.sleep(0.1)
             finished = time.perf_counter()
+            cpu_after = _cpu_seconds(worker.process.pid, gateway.process.pid)
         finally:
             worker.stop()
+        cpu = {part: round(cpu_after[part] - cpu_before.get(part, 0.0), 2) for part in cpu_after}
         seconds = finished - started
         calls = gateway.stats()
         return [
@@ -685,6 +712,11 @@ def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
                 "gateway_unique_keys": calls["unique_keys"],
                 "gateway_raw_calls": calls["raw_calls"],
                 "worker_processes": concurrency,
+                "task_batch": settings.REMINDER_TASK_BATCH,
+                # CPU seconds used meanwhile, whatever else runs on the machine: per part, and per message.
+                "cpu_s": cpu,
+                "cpu_ms_per_message": round(sum(cpu.values()) * 1000 / max(sent, 1), 2),
+                "loadavg_1m": _loadavg(),
                 "broker": "redis (loopback)",
                 "database": connection.vendor,
                 "goal_s": REMINDER_GOAL_S,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,6 +21,7 @@ from booking.models import Appointment, Series
 from booking.series import PlannedSession, SessionChoice, plan_as_dict
 from clinic.access import is_staff_member, patient_for, patients_viewed
 from clinic.api import AUTH, DbId, ErrorOut, IsoDate, IsoDateTime, IsoTime, current_user, require_staff
+from clinic.lookups import fetch_together
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
@@ -30,8 +32,20 @@ router = Router(tags=["booking"])
 
 
 def _visit_type(ref: str | int) -> VisitType:
-    lookup = {"pk": int(ref)} if str(ref).isdigit() else {"slug": ref}
-    return get_object_or_404(VisitType, **lookup)
+    return get_object_or_404(VisitType, **_visit_type_filter(ref))
+
+
+def _fetch_or_404(*wanted: tuple[type, dict[str, Any]]) -> list[Any]:
+    """The row each (model, filters) names, in one round trip (clinic.lookups); else a 404 for the
+    first one missing."""
+    found = fetch_together(*wanted)
+    if found is None:
+        return [get_object_or_404(model, **filters) for model, filters in wanted]
+    return found
+
+
+def _visit_type_filter(ref: str | int) -> dict[str, Any]:
+    return {"pk": int(ref)} if str(ref).isdigit() else {"slug": ref}
 
 
 def _policy_for(user: Any) -> Policy:
@@ -70,8 +84,10 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Any:
     if (query.end - query.start).days >= MAX_RANGE_DAYS:
         raise HttpError(400, f"A range covers at most {MAX_RANGE_DAYS} days.")
     user = current_user(request)
-    visit_type = get_object_or_404(VisitType, slug=query.visit_type, is_active=True)
-    location = get_object_or_404(Location, pk=query.location, is_active=True)
+    visit_type, location = _fetch_or_404(
+        (VisitType, {"slug": query.visit_type, "is_active": True}),
+        (Location, {"pk": query.location, "is_active": True}),
+    )
     policy = _policy_for(user)
     if policy.online_only and not visit_type.bookable_online:
         # Listing times a patient could not book would break "a slot shown is a slot you can get".
@@ -200,19 +216,35 @@ def _caller(request: HttpRequest) -> Any:
 @router.post("appointments", auth=AUTH, response={201: AppointmentOut, **WRITE_RESPONSES})
 def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
     user = _caller(request)
-    if is_staff_member(user):
-        if payload.patient is None:
-            raise HttpError(400, "patient is required.")
-        patient = get_object_or_404(Patient, pk=payload.patient)
-    else:
-        patient = patient_for(user)
-        if patient is None or payload.patient not in (None, patient.pk):
+    staff = is_staff_member(user)
+    if staff and payload.patient is None:
+        raise HttpError(400, "patient is required.")
+    # Staff book for the patient they name; a patient books for themselves only.
+    patient_filter = {"pk": payload.patient} if staff else {"user": user.pk}
+    found = fetch_together(  # one round trip for all four
+        (Patient, patient_filter),
+        (Provider, {"pk": payload.provider}),
+        (VisitType, _visit_type_filter(payload.visit_type)),
+        (Location, {"pk": payload.location}),
+    )
+    if found is None:  # say what is missing
+        patient = get_object_or_404(Patient, pk=payload.patient) if staff else patient_for(user)
+        if patient is None:
             raise Http404("Patient not found.")
+        found = [
+            patient,
+            get_object_or_404(Provider, pk=payload.provider),
+            _visit_type(payload.visit_type),
+            get_object_or_404(Location, pk=payload.location),
+        ]
+    patient, provider, visit_type, location = found
+    if not staff and payload.patient not in (None, patient.pk):
+        raise Http404("Patient not found.")
     appointment = services.book_appointment(
         patient=patient,
-        provider=get_object_or_404(Provider, pk=payload.provider),
-        visit_type=_visit_type(payload.visit_type),
-        location=get_object_or_404(Location, pk=payload.location),
+        provider=provider,
+        visit_type=visit_type,
+        location=location,
         start=payload.start,
         by=user,
         policy=_policy_for(user),
@@ -222,9 +254,65 @@ def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
     return Status(201, shown(request, appointment_out(appointment)))
 
 
+# What the list needs, read as plain values: no patient, location, visit type or series objects
+# (a patient row parses its phone number), and no validation of each row on the way out.
+_LIST_VALUES = {
+    "id": "id",
+    "patient": "patient_id",
+    "first_name": "patient__first_name",
+    "last_name": "patient__last_name",
+    "provider": "provider_id",
+    "location": "location_id",
+    "timezone": "location__timezone",
+    "visit_type": "visit_type__slug",
+    "room": "room_id",
+    "start": "start",
+    "end": "end",
+    "status": "status",
+    "hold_expires_at": "hold_expires_at",
+    "series": "series_id",
+    "session_number": "session_number",
+    "sessions_planned": "series__sessions_planned",
+}
+
+
+def _iso(value: datetime | None, tz: Any = None) -> str | None:
+    """An aware date-time as the API writes it: in `tz` with its offset, else UTC as "Z"."""
+    if value is None:
+        return None
+    return (
+        value.astimezone(tz).isoformat() if tz is not None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    )
+
+
+def _listed(row: dict[str, Any], zones: dict[str, Any]) -> dict[str, Any]:
+    """One list row in the shape of AppointmentOut (test_api checks they agree)."""
+    tz = zones.get(row["timezone"]) or zones.setdefault(row["timezone"], ZoneInfo(row["timezone"]))
+    series, number = row["series"], row["session_number"]
+    return {
+        "id": row["id"],
+        "patient": row["patient"],
+        "patient_name": f"{row['first_name']} {row['last_name']}",
+        "provider": row["provider"],
+        "location": row["location"],
+        "visit_type": row["visit_type"],
+        "room": row["room"],
+        "start": _iso(row["start"], tz),
+        "end": _iso(row["end"], tz),
+        "status": row["status"],
+        "hold_expires_at": _iso(row["hold_expires_at"]),
+        "series": series,
+        "session_number": number,
+        "sessions_planned": row["sessions_planned"] if series else None,
+        "session_label": f"session {number} of {row['sessions_planned']}" if series and number is not None else None,
+    }
+
+
 @router.get("appointments", auth=AUTH, response=list[AppointmentOut])
 def list_appointments(request: HttpRequest, filters: Query[AppointmentFilter]) -> Any:
-    qs = _visible_appointments(_caller(request))
+    """The front desk's day view (and a patient's own appointments): one query, JSON written directly."""
+    user = _caller(request)
+    qs = _visible_appointments(user).select_related(None)
     if filters.provider is not None:
         qs = qs.filter(provider_id=filters.provider)
     if filters.location is not None:
@@ -235,9 +323,15 @@ def list_appointments(request: HttpRequest, filters: Query[AppointmentFilter]) -
             tz = get_object_or_404(Location, pk=filters.location).tz
         day_start = datetime.combine(filters.date, time(0), tzinfo=tz)
         qs = qs.filter(start__gte=day_start, start__lt=day_start + timedelta(days=1))
-    rows = [appointment_out(a) for a in qs.order_by("start", "provider_id")[:1000]]
-    patients_viewed(request, {row["patient"] for row in rows})
-    return rows
+    names, fields = zip(*_LIST_VALUES.items(), strict=True)
+    rows = [
+        dict(zip(names, values, strict=True))
+        for values in qs.order_by("start", "provider_id").values_list(*fields)[:1000]
+    ]
+    if is_staff_member(user):
+        patients_viewed(request, {row["patient"] for row in rows})
+    zones: dict[str, Any] = {}
+    return HttpResponse(json.dumps([_listed(row, zones) for row in rows]), content_type="application/json")
 
 
 @router.get("appointments/{appointment_id}", auth=AUTH, response={200: AppointmentOut, 404: ErrorOut})

@@ -251,7 +251,7 @@ def _receipts(appointment: Appointment, kind: str, now: datetime) -> list[Planne
     return [Planned(kind, channel, now) for channel in receipt_channels(appointment.patient)]
 
 
-def _apply(appointment: Appointment, planned: Iterable[Planned], now: datetime) -> list[Reminder]:
+def _apply(appointment: Appointment, planned: Iterable[Planned], now: datetime, *, new: bool = False) -> list[Reminder]:
     """Create the planned rows, or arm existing ones again with the planned time.
 
     A row already sent is armed again (new generation, so a new idempotency key) only for a
@@ -262,7 +262,8 @@ def _apply(appointment: Appointment, planned: Iterable[Planned], now: datetime) 
     planned = list(planned)
     if not planned:
         return []
-    existing = {(r.kind, r.channel): r for r in Reminder.objects.filter(appointment=appointment)}
+    # A row created in this transaction has no messages yet: no need to ask.
+    existing = {} if new else {(r.kind, r.channel): r for r in Reminder.objects.filter(appointment=appointment)}
     new_rows = []
     for plan in planned:
         row = existing.get((plan.kind, plan.channel))
@@ -297,13 +298,16 @@ def _apply(appointment: Appointment, planned: Iterable[Planned], now: datetime) 
     return Reminder.objects.bulk_create(new_rows) if new_rows else []
 
 
-def schedule_for(appointment: Appointment, *, now: datetime | None = None, confirmation: bool = True) -> None:
-    """A booked appointment's confirmation and reminders; call inside the booking's transaction."""
+def schedule_for(
+    appointment: Appointment, *, now: datetime | None = None, confirmation: bool = True, new: bool = False
+) -> None:
+    """A booked appointment's confirmation and reminders; call inside the booking's transaction.
+    `new`: the appointment was created in this transaction (so it has no message rows yet)."""
     if appointment.status != Status.BOOKED:
         return  # holds get theirs when confirmed
     now = now or timezone.now()
     planned = _receipts(appointment, K.CONFIRMATION, now) if confirmation else []
-    _apply(appointment, planned + plan_reminders(appointment, now=now), now)
+    _apply(appointment, planned + plan_reminders(appointment, now=now), now, new=new)
 
 
 def reschedule_for(appointment: Appointment, *, now: datetime | None = None) -> None:
@@ -400,13 +404,20 @@ def resend(reminder: Reminder, *, now: datetime | None = None) -> bool:
 # --- sweep and claim --------------------------------------------------------------------------
 
 
-def enqueue_all(reminder_ids: list[int]) -> None:
-    """One send_reminder message per id, published through one producer (one broker connection)."""
-    from booking.tasks import send_reminder
+def batches(reminder_ids: list[int], size: int | None = None) -> list[list[int]]:
+    """The ids in task-sized lists (REMINDER_TASK_BATCH), in order."""
+    size = max(1, size or settings.REMINDER_TASK_BATCH)
+    return [reminder_ids[at : at + size] for at in range(0, len(reminder_ids), size)]
 
-    with send_reminder.app.producer_or_acquire() as producer:
-        for reminder_id in reminder_ids:
-            send_reminder.apply_async((reminder_id,), producer=producer)
+
+def enqueue_all(reminder_ids: list[int]) -> None:
+    """One send_reminders message per REMINDER_TASK_BATCH ids, through one producer (one broker
+    connection). Each row is still claimed, sent and marked on its own (docs/decisions.md)."""
+    from booking.tasks import send_reminders
+
+    with send_reminders.app.producer_or_acquire() as producer:
+        for batch in batches(reminder_ids):
+            send_reminders.apply_async((batch,), producer=producer)
 
 
 def sweep_due(

@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, list[str]] = {
         "booking.view_appointment",
         "booking.view_series",
         "booking.view_appointmentevent",
+        "booking.view_reminder",  # what went out and what failed; resend is on /desk/messages/
     ],
     PROVIDER: [
         "clinic.view_location",
@@ -50,5 +51,8 @@ PERMISSIONS: dict[str, list[str]] = {
     + ["booking.view_appointment", "booking.view_series", "booking.view_appointmentevent"]
     # The audit trail (read-only screens), unlocking a locked-out login, resetting a lost phone.
     + ["audit.view_accesslog", "auditlog.view_logentry", "axes.view_accessattempt", "axes.delete_accessattempt"]
-    + ["otp_totp.view_totpdevice", "otp_totp.delete_totpdevice"],
+    + ["otp_totp.view_totpdevice", "otp_totp.delete_totpdevice"]
+    # Patient message texts (edited in the admin with a preview) and the messages sent.
+    + [f"booking.{verb}_messagetemplate" for verb in ("view", "add", "change", "delete")]
+    + ["booking.view_reminder"],
 }

@@ -149,14 +149,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Database sessions whose per-request read and write are one fixed statement each (clinic/sessions.py).
+SESSION_ENGINE = "clinic.sessions"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
-# django-axes reads the login first (it counts failures per username + client address);
-# ModelBackend then checks the password. Tests log in with force_login, which skips both.
+# django-axes reads the login first (it counts failures per username + client address); then
+# Django's model backend checks the password, with the user's roles read in the same query as the
+# user on every request (clinic/auth.py). Tests log in with force_login, which skips both.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "clinic.auth.RoleAwareBackend",
 ]
 
 # --- Time and language ----------------------------------------------------------------------
@@ -291,6 +294,10 @@ if not 0 < REMINDER_TASK_TIME_LIMIT < REMINDER_LEASE_SECONDS:
 # A row handed to the broker is not handed out again for this long (a lost message is re-sent after it).
 REMINDER_REQUEUE_SECONDS = env_int("REMINDER_REQUEUE_SECONDS", 300)
 REMINDER_SWEEP_BATCH = env_int("REMINDER_SWEEP_BATCH", 5000)
+# Rows per Celery message (booking.send_reminders); each row is still claimed and sent on its own.
+REMINDER_TASK_BATCH = env_int("REMINDER_TASK_BATCH", 25)
+if REMINDER_TASK_BATCH < 1:
+    raise ImproperlyConfigured("REMINDER_TASK_BATCH must be at least 1")
 # Workers keep message templates this long; an edit in the admin reaches them within it.
 REMINDER_TEMPLATE_CACHE_SECONDS = env_int("REMINDER_TEMPLATE_CACHE_SECONDS", 60)
 # Retries of a failed send: Celery's exponential backoff with jitter, capped far below the

@@ -45,9 +45,10 @@ proc_name = os.environ.get("GUNICORN_NAME", "clinic-web")
 
 # Where to listen: the reverse proxy on this host talks to 127.0.0.1:8000. Comma-separated.
 bind = _env_list("GUNICORN_BIND", "127.0.0.1:8000")
-# Processes, and threads in each (more than 1 thread selects the gthread worker). On a 2-core
-# machine 4 processes x 1 thread measured best (docs/performance.md, "Load test").
-workers = _env_int("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1))
+# Processes, and threads in each (more than 1 thread selects the gthread worker). A request
+# spends a good part of its time waiting on PostgreSQL, so there are more processes than cores:
+# on a 2-core machine 8 processes x 1 thread measured best (docs/performance.md, "Load test").
+workers = _env_int("GUNICORN_WORKERS", 4 * (os.cpu_count() or 1))
 threads = _env_int("GUNICORN_THREADS", 1)
 # A worker silent for `timeout` seconds is killed and replaced; on SIGTERM, workers get
 # `graceful_timeout` seconds to finish the requests they have.

@@ -1,7 +1,8 @@
 """`make loadtest`: the production stack on loopback under locust, then one summary.
 
 1. PostgreSQL and Redis test servers (scripts/postgres.sh, scripts/redis.sh; left running), a
-   fresh database `app_load`, an emptied Redis database (LOADTEST_REDIS_DB, default 7).
+   fresh database (LOADTEST_DATABASE, default `app_load`), an emptied Redis database
+   (LOADTEST_REDIS_DB, default 7).
 2. migrate, collectstatic (hashed + compressed, as in production), a generated clinic: one
    location, 20 providers Monday-Friday 08:00-17:00, a 30-minute visit type that needs no room,
    a 21st "rush" provider with exactly 8 free slots on one day, patients with logins and a
@@ -304,7 +305,8 @@ class CpuSampler(threading.Thread):
 
     Parts: each gunicorn instance and Celery process group started here (by process group),
     locust, PostgreSQL backends of the load-test database, Redis, this script, and "not ours"
-    (anything else on the machine, e.g. another test run competing for the same cores).
+    (the rest of what the whole machine was busy with, from /proc/stat: e.g. another test run
+    competing for the same cores).
     """
 
     def __init__(self, stack: Stack) -> None:
@@ -322,7 +324,7 @@ class CpuSampler(threading.Thread):
         command = " ".join(process.cmdline())
         if "loadtest/locustfile.py" in command:
             return "locust"
-        if command.startswith("postgres:") and " app_load " in f"{command} ":
+        if command.startswith("postgres:") and f" {os.environ.get('LOADTEST_DATABASE', 'app_load')} " in f"{command} ":
             return "postgresql"
         if process.name() == "redis-server":
             return "redis"
@@ -345,7 +347,9 @@ class CpuSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(1.0):
-            self.samples.append((time.time(), self.snapshot()))
+            snapshot = self.snapshot()
+            snapshot[MACHINE] = ("machine", machine_busy_seconds())
+            self.samples.append((time.time(), snapshot))
 
     def cores(self, started: float | None, ended: float | None) -> dict[str, float]:
         """Average cores used by each part between two wall-clock times."""
@@ -360,7 +364,27 @@ class CpuSampler(threading.Thread):
             # The earliest sample that saw this process (a busy process may be missed once).
             begin = next((s[1][pid][1] for s in window if pid in s[1]), cpu)
             used[part] += cpu - begin
+        # Processes that start and end between two samples (another test run's) are seen by no
+        # sample: "not ours" is what the whole machine was busy with, less what is ours.
+        machine = used.pop("machine", 0.0)
+        used.pop("not ours", None)
+        if machine:
+            used["not ours"] = max(0.0, machine - sum(used.values()))
         return {part: round(cpu / seconds, 2) for part, cpu in used.most_common() if cpu / seconds >= 0.01}
+
+
+MACHINE = -1  # the key of the whole-machine figure in a sample
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy since boot (all cores), from /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 # --- database and data set -------------------------------------------------------------------
@@ -673,7 +697,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60, help="scenario 1 measured window (default 60)")
     parser.add_argument("--two-host-seconds", type=int, default=30, help="two-host measured window (default 30)")
     parser.add_argument("--stampede-users", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers per instance (default 4)")
+    parser.add_argument(
+        "--spawn-rate",
+        type=int,
+        default=10,
+        help="users started per second (default 10). Each logs in with a deliberately slow password"
+        " hash; started all at once on a busy machine, the last logins outwait the client's timeout."
+        " Measuring starts when all are in, and the stampede's users still book at the same moment",
+    )
+    parser.add_argument("--workers", type=int, default=8, help="gunicorn workers per instance (default 8)")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (default 1)")
     parser.add_argument("--wait-min", type=float, default=0.1, help="think time between tasks, from (s)")
     parser.add_argument("--wait-max", type=float, default=0.8, help="think time between tasks, to (s)")
@@ -689,7 +721,9 @@ def main(argv: list[str] | None = None) -> int:
 
     subprocess.run(["bash", "scripts/postgres.sh", "start"], cwd=ROOT, check=True, timeout=300)  # noqa: S607
     subprocess.run(["bash", "scripts/redis.sh", "start"], cwd=ROOT, check=True, timeout=120)  # noqa: S607
-    database_url = fresh_database(script_output("bash", "scripts/postgres.sh", "url"), "app_load")
+    database_url = fresh_database(
+        script_output("bash", "scripts/postgres.sh", "url"), os.environ.get("LOADTEST_DATABASE", "app_load")
+    )
     redis_base = script_output("bash", "scripts/redis.sh", "url").rsplit("/", 1)[0]
     broker_url = f"{redis_base}/{os.environ.get('LOADTEST_REDIS_DB', '7')}"
     empty_redis_db(broker_url)
@@ -733,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
                 stack,
                 "scenario1",
                 users=args.users,
-                spawn_rate=args.users,
+                spawn_rate=args.spawn_rate,
                 classes=["PatientUser", "DeskUser"],
                 host=host,
                 limit_seconds=args.seconds + 150,
@@ -743,6 +777,7 @@ def main(argv: list[str] | None = None) -> int:
             figures = scenario_figures(stats, results)
             figures["overlaps"] = overlaps_now()
             figures["cpu_cores"] = sampler.cores(results.get("measure_started"), results.get("measure_ended"))
+            figures["cpu_ms_per_request"] = cpu_per_request(figures, stats)
             figures["book_server_ms"] = server_side_booking_ms(
                 access_logs(run_dir), results.get("measure_started"), results.get("measure_ended")
             )
@@ -758,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
                 stack,
                 "stampede",
                 users=args.stampede_users,
-                spawn_rate=args.stampede_users,
+                spawn_rate=args.spawn_rate,
                 classes=["StampedeUser"],
                 host=host,
                 limit_seconds=180,
@@ -793,7 +828,7 @@ def main(argv: list[str] | None = None) -> int:
                 stack,
                 "two-hosts",
                 users=args.users,
-                spawn_rate=args.users,
+                spawn_rate=args.spawn_rate,
                 classes=["PatientUser", "DeskUser"],
                 host=host,
                 limit_seconds=args.two_host_seconds + 150,
@@ -805,6 +840,7 @@ def main(argv: list[str] | None = None) -> int:
             figures["ports"] = [port, second]
             figures["overlaps"] = overlaps_now()
             figures["cpu_cores"] = sampler.cores(results.get("measure_started"), results.get("measure_ended"))
+            figures["cpu_ms_per_request"] = cpu_per_request(figures, stats)
             figures["book_server_ms"] = server_side_booking_ms(
                 access_logs(run_dir), results.get("measure_started"), results.get("measure_ended")
             )
@@ -849,9 +885,26 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def cpu_per_request(figures: dict[str, Any], stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """CPU milliseconds per request (all kinds) of the web tier and of PostgreSQL: what the stack
+    costs whatever else the machine runs, so runs on a busy machine can still be compared."""
+    requests = int((stats.get("Aggregated") or {}).get("Request Count") or 0)
+    seconds = figures.get("measured_seconds") or 0.0
+    cores = figures.get("cpu_cores") or {}
+    if not requests or not seconds:
+        return {}
+    return {
+        part: round(cores[part] * seconds * 1000 / requests, 2) for part in ("gunicorn", "postgresql") if part in cores
+    }
+
+
 def _cpu_line(figures: dict[str, Any]) -> str:
     parts = figures.get("cpu_cores") or {}
-    return "  CPU in the window (cores): " + (", ".join(f"{k} {v}" for k, v in parts.items()) or "not sampled")
+    line = "  CPU in the window (cores): " + (", ".join(f"{k} {v}" for k, v in parts.items()) or "not sampled")
+    per_request = figures.get("cpu_ms_per_request") or {}
+    if per_request:
+        line += "; CPU ms per request: " + ", ".join(f"{k} {v}" for k, v in per_request.items())
+    return line
 
 
 def render_summary(summary: dict[str, Any]) -> str:

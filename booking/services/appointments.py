@@ -71,7 +71,7 @@ def book_appointment(
         )
         wp.record(appointment, EventAction.HELD if hold else EventAction.BOOKED, by=by, now=now)
         if not hold:
-            reminders.schedule_for(appointment, now=now)
+            reminders.schedule_for(appointment, now=now, new=True)
         return appointment
 
     try:

@@ -185,7 +185,7 @@ def _book_sessions(
             )
             reason = f"series session {session.number} of {series.sessions_planned}"
             wp.record(appointment, EventAction.BOOKED, by=by, now=now, reason=reason)
-            reminders.schedule_for(appointment, now=now, confirmation=False)
+            reminders.schedule_for(appointment, now=now, confirmation=False, new=True)
             if session is plan[0]:
                 reminders.series_summary_for(appointment, now=now)  # one message for the whole series
         if series.status == SeriesStatus.PLANNED:

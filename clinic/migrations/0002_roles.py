@@ -21,6 +21,14 @@ def create_roles(apps, schema_editor):
         group.permissions.set(wanted)
 
 
+def _model_exists(apps, app_label, codename):
+    try:
+        apps.get_model(app_label, codename.split("_", 1)[1])
+    except LookupError:
+        return False
+    return True
+
+
 def drop_roles(apps, schema_editor):
     from clinic.roles import ALL_ROLES
 

@@ -49,7 +49,7 @@ def register(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            login(request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, patient.user, backend="clinic.auth.RoleAwareBackend")
             messages.success(request, _("Welcome! Your account is ready."))
             return redirect(_safe_next(request) or "booking:book_start")
     status = 422 if request.method == "POST" else 200

@@ -225,16 +225,19 @@ def database_url(settings_dict: dict[str, Any]) -> str:
 
 
 def producer(broker_url: str, queue: str) -> Any:
-    """A Celery app in this process that publishes send_reminder messages to `queue` on `broker_url`."""
+    """A Celery app in this process that publishes send_reminders messages (REMINDER_TASK_BATCH
+    ids each, as the sweep's own enqueue does) to `queue` on `broker_url`."""
     from celery import Celery
+
+    from booking.reminders import batches
 
     app = Celery("reminder-harness", broker=broker_url, set_as_current=False)
     app.conf.task_serializer = "json"
 
     def enqueue(reminder_ids: list[int]) -> None:
         with app.producer_or_acquire() as publisher:
-            for reminder_id in reminder_ids:
-                app.send_task("booking.send_reminder", args=[reminder_id], queue=queue, producer=publisher)
+            for batch in batches(reminder_ids):
+                app.send_task("booking.send_reminders", args=[batch], queue=queue, producer=publisher)
 
     enqueue.app = app  # type: ignore[attr-defined]
     return enqueue

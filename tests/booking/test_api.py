@@ -10,7 +10,7 @@ from django.test import Client
 from booking.models import Appointment, Status
 from clinic.api import hash_token
 from clinic.models import ApiToken
-from tests.factories import sign_in
+from tests.factories import make_patient, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -186,6 +186,51 @@ def test_list_appointments_for_a_provider_and_local_date(clinic, staff_api):
     assert [a["start"] for a in listed] == ["2026-12-07T09:00:00-05:00"]
 
 
+def test_the_day_view_rows_match_the_single_appointment_answer(clinic, staff_api):
+    post(staff_api, "/api/v1/appointments", booking_body(clinic))
+    post(
+        staff_api,
+        "/api/v1/appointments",
+        booking_body(clinic, patient=clinic.bob.pk, hold=True, start="2026-12-07T10:00:00-05:00"),
+    )
+    series = {
+        "patient": clinic.bob.pk,
+        "provider": clinic.dr_chen.pk,
+        "visit_type": "tpi-session",
+        "location": clinic.location.pk,
+        "sessions": 2,
+        "preferred_time": "11:00",
+        "first_date": "2026-12-07",
+    }
+    assert post(staff_api, "/api/v1/series", series).status_code == 201
+
+    response = staff_api.get(f"/api/v1/appointments?location={clinic.location.pk}&date=2026-12-07")
+
+    listed = response.json()
+    assert [a["status"] for a in listed] == ["booked", "held", "booked"]
+    assert listed[2]["session_label"] == "session 1 of 2"
+    assert listed[1]["hold_expires_at"].endswith("Z")
+    for row in listed:  # the same fields and values as the validated single answer
+        assert row == staff_api.get(f"/api/v1/appointments/{row['id']}").json()
+    assert response.wsgi_request.viewed_patient_ids == {clinic.alice.pk, clinic.bob.pk}
+
+
+def test_the_day_view_takes_the_same_queries_for_3_or_30_appointments(clinic, staff_api, django_assert_num_queries):
+    url = f"/api/v1/appointments?location={clinic.location.pk}&date=2026-12-07"
+    post(staff_api, "/api/v1/appointments", booking_body(clinic))
+    staff_api.get(url)  # the token's last use is written once an hour; not in the count below
+    # The token with its staff role, the location, the appointments, and the access-log row.
+    with django_assert_num_queries(4):
+        assert len(staff_api.get(url).json()) == 1
+    for hour in range(13, 17):
+        for provider in (clinic.dr_alvarez, clinic.dr_chen):
+            body = booking_body(clinic, provider=provider.pk, patient=None, start=f"2026-12-07T{hour}:00:00-05:00")
+            body["patient"] = make_patient(first_name=f"P{hour}{provider.pk}").pk
+            assert post(staff_api, "/api/v1/appointments", body).status_code == 201
+    with django_assert_num_queries(4):
+        assert len(staff_api.get(url).json()) == 9
+
+
 def test_move_and_cancel_through_the_api(clinic, staff_api):
     created = post(staff_api, "/api/v1/appointments", booking_body(clinic)).json()
     base = f"/api/v1/appointments/{created['id']}"
@@ -225,6 +270,34 @@ def test_a_patient_books_for_themselves_on_the_grid(clinic, alice_api):
     assert Appointment.objects.get().patient == clinic.alice
     off_grid = post(alice_api, "/api/v1/appointments", {**body, "start": "2026-12-07T10:10:00-05:00"})
     assert off_grid.status_code == 422 and off_grid.json()["error"] == "off_slot_grid"
+
+
+def test_a_patients_read_and_booking_take_few_round_trips(clinic, alice_api, django_assert_max_num_queries):
+    # Session, user with roles (one query), visit type with location (one), the schedule.
+    with django_assert_max_num_queries(4):
+        response = alice_api.get(
+            f"/api/v1/availability?visit_type=tpi-session&location={clinic.location.pk}&start=2026-12-07&end=2026-12-08"
+        )
+    assert response.status_code == 200 and response.json()["slots"]
+    body = booking_body(clinic)
+    del body["patient"]
+    # + patient, provider, visit type and location (one); transaction, lock (PostgreSQL), schedule,
+    # appointment, audit row, messages.
+    with django_assert_max_num_queries(10):
+        assert post(alice_api, "/api/v1/appointments", body).status_code == 201
+
+
+def test_a_role_taken_away_counts_on_the_next_request(clinic, desk_user, frozen):
+    client = Client()
+    sign_in(client, desk_user)
+    url = f"/api/v1/appointments?location={clinic.location.pk}&date=2026-12-07"
+    post(client, "/api/v1/appointments", booking_body(clinic))
+    assert len(client.get(url).json()) == 1
+
+    desk_user.groups.clear()
+
+    # A role taken away ends the login's sessions (accounts/): the next request is anonymous.
+    assert client.get(url).status_code == 401
 
 
 def test_a_patient_cannot_book_or_see_for_someone_else(clinic, alice_api, staff_api):

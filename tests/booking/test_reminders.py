@@ -186,6 +186,70 @@ def test_reminders_keep_the_visits_local_time_across_daylight_saving_changes(
         assert reminder.pk in due_ids()
 
 
+SENT_ON_TRANSITION_DAYS = [
+    # (visit, booked at, the last reminder's local send time, the visit's time as the text says it)
+    # A visit on the transition day: the reminder the day before, 23 (spring) or 25 (fall) hours ahead.
+    (
+        (2026, 3, 8, 10),
+        datetime(2026, 3, 2, 15, tzinfo=UTC),
+        datetime(2026, 3, 7, 10),
+        "Sunday, March 8, 2026 at 10:00 AM EDT",
+    ),
+    (
+        (2026, 11, 1, 10),
+        datetime(2026, 10, 26, 15, tzinfo=UTC),
+        datetime(2026, 10, 31, 10),
+        "Sunday, November 1, 2026 at 10:00 AM EST",
+    ),
+    # A visit the day after: the reminder goes on the transition day itself.
+    (
+        (2026, 3, 9, 9),
+        datetime(2026, 3, 2, 15, tzinfo=UTC),
+        datetime(2026, 3, 8, 9),
+        "Monday, March 9, 2026 at 9:00 AM EDT",
+    ),
+    (
+        (2026, 11, 2, 9),
+        datetime(2026, 10, 26, 15, tzinfo=UTC),
+        datetime(2026, 11, 1, 9),
+        "Monday, November 2, 2026 at 9:00 AM EST",
+    ),
+]
+
+
+@pytest.mark.parametrize(("visit", "booked_at", "send_local", "says"), SENT_ON_TRANSITION_DAYS)
+def test_the_last_reminder_goes_at_its_local_time_across_each_transition_and_says_the_right_offset(
+    clinic, visit, booked_at, send_local, says, django_capture_on_commit_callbacks, settings
+):
+    from booking import sms, tasks
+
+    settings.SMS_BACKEND = "locmem"
+    add_sunday_hours(clinic)
+    clinic.alice.reminder_channel = ReminderChannel.SMS
+    clinic.alice.save()
+    year, month, day, hour = visit
+    appointment = book(clinic, day=date(year, month, day), hour=hour, now=booked_at)
+    reminder = rows(appointment)[(K.REMINDER_SHORT, "sms")]
+    send_at = datetime.combine(send_local.date(), send_local.time(), tzinfo=NY)
+    sms.outbox.clear()
+
+    def sweep_and_send() -> None:  # beat's sweep, then the worker's task, at the frozen time
+        with django_capture_on_commit_callbacks(execute=True):
+            reminders.sweep_due(enqueue=lambda ids: tasks.send_reminders.apply(args=[ids]))
+
+    with time_machine.travel(send_at - timedelta(seconds=1), tick=False):
+        sweep_and_send()
+    assert [m for m in sms.outbox if m.idempotency_key == reminder.idempotency_key] == []
+    with time_machine.travel(send_at, tick=False):
+        sweep_and_send()
+
+    [sent] = [m for m in sms.outbox if m.idempotency_key == reminder.idempotency_key]
+    assert f"see you {says}." in sent.body
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.sent_at) == (ReminderStatus.SENT, send_at)
+    sms.outbox.clear()
+
+
 def test_a_reminder_time_in_the_spring_gap_moves_forward_and_an_ambiguous_one_is_the_first():
     spring = datetime(2026, 3, 9, 2, 30, tzinfo=NY)  # Monday 02:30 EDT; Sunday 02:30 does not exist
     autumn = datetime(2026, 11, 2, 1, 30, tzinfo=NY)  # Monday 01:30 EST; Sunday 01:30 happens twice

@@ -421,9 +421,59 @@ def test_the_task_sends_and_says_so(clinic, mailoutbox):
     assert len(mailoutbox) == 1
 
 
+def test_a_batch_sends_each_row_once_and_a_redelivered_batch_sends_nothing_again(clinic, mailoutbox):
+    rows = [reminder(book(clinic, hour=hour), K.CONFIRMATION).pk for hour in (9, 10, 11)]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reminders.timezone, "now", lambda: NOW)
+        assert tasks.send_reminders.apply(args=[rows]).get() == {ReminderStatus.SENT: 3}
+        # The broker hands the same message out again (a worker died before its ack).
+        assert tasks.send_reminders.apply(args=[rows]).get() == {"not_claimed": 3}
+    assert len(mailoutbox) == 3
+    assert set(Reminder.objects.filter(pk__in=rows).values_list("status", flat=True)) == {ReminderStatus.SENT}
+
+
+def test_a_row_that_fails_in_a_batch_goes_to_the_single_task_retries_and_the_rest_are_sent(
+    clinic, failing_gateway, mailoutbox, monkeypatch
+):
+    by_sms = sms_confirmation(clinic).pk
+    by_email = reminder(book(clinic, hour=10), K.CONFIRMATION).pk
+    retries = []
+    monkeypatch.setattr(tasks.send_reminder, "apply_async", lambda *a, **kw: retries.append((a, kw)))
+    monkeypatch.setattr(reminders.timezone, "now", lambda: NOW)
+
+    assert tasks.send_reminders.apply(args=[[by_sms, by_email]]).get() == {"retrying": 1, ReminderStatus.SENT: 1}
+
+    [(args, options)] = retries
+    assert args == ((by_sms,),) and options["retries"] == 1
+    waiting = Reminder.objects.get(pk=by_sms)
+    assert waiting.status == ReminderStatus.PENDING
+    assert waiting.send_at == NOW + timedelta(seconds=options["countdown"])
+    assert len(mailoutbox) == 1
+
+
+def test_a_batch_past_its_time_hands_the_rest_on_as_a_new_message(clinic, mailoutbox, monkeypatch, settings):
+    rows = [reminder(book(clinic, hour=hour), K.CONFIRMATION).pk for hour in (9, 10, 11)]
+    handed_on = []
+    monkeypatch.setattr(reminders, "enqueue_all", handed_on.append)
+    monkeypatch.setattr(reminders.timezone, "now", lambda: NOW)
+    clock = iter([0.0, 0.0, 1.0, 100.0])  # the deadline is taken, row 1 and 2 start in time, row 3 late
+    monkeypatch.setattr(tasks.time, "monotonic", lambda: next(clock))
+
+    assert tasks.send_reminders.apply(args=[rows]).get() == {ReminderStatus.SENT: 2, "handed_on": 1}
+    assert handed_on == [rows[2:]]
+    assert Reminder.objects.get(pk=rows[2]).status == ReminderStatus.PENDING
+
+
+def test_the_sweep_publishes_batches_of_ids(settings):
+    settings.REMINDER_TASK_BATCH = 2
+    assert reminders.batches([1, 2, 3, 4, 5]) == [[1, 2], [3, 4], [5]]
+
+
 def test_celery_is_configured_for_at_least_once_delivery_and_beat_sweeps_every_minute():
     task = tasks.send_reminder
     assert task.acks_late and task.reject_on_worker_lost
+    assert tasks.send_reminders.acks_late and tasks.send_reminders.reject_on_worker_lost
     assert task.retry_jitter and task.max_retries == django_settings.REMINDER_MAX_RETRIES
     assert celery_app.conf.worker_prefetch_multiplier == 1
     assert (
@@ -441,7 +491,10 @@ def test_no_task_is_scheduled_with_an_eta_or_countdown_except_the_capped_retry()
         for line in path.read_text().splitlines():
             if re.search(r"\b(eta|countdown)\s*=", line):
                 offenders.append(f"{path.relative_to(ROOT)}: {line.strip()}")
-    assert offenders == ["booking/tasks.py: raise self.retry(exc=exc, countdown=delay) from exc"]
+    assert offenders == [
+        "booking/tasks.py: raise self.retry(exc=exc, countdown=delay) from exc",
+        "booking/tasks.py: send_reminder.apply_async((reminder_id,), countdown=delay, retries=1)",
+    ]
 
 
 # --- the admin: templates with a preview, messages with "send again" ----------------------------
