@@ -127,6 +127,9 @@ def setup_django() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
     # Production-like: with DEBUG on, every query is also formatted and kept in connection.queries.
     os.environ["DEBUG"] = "0"
+    # One client books hundreds of times a minute here: the per-caller rate limit (a guard against
+    # abuse, tested in tests/accounts) would answer 429. `make loadtest` runs with it on.
+    os.environ["RATELIMIT_ENABLE"] = "0"
     import django
 
     django.setup()
@@ -533,6 +536,7 @@ def scenario_day_list(ctx: Context) -> list[dict[str, Any]]:
     from clinic.models import Provider, VisitKind, VisitType, WorkingHours
     from patients.models import Muscle, Patient
     from patients.services import SiteInput, record_procedure
+    from tests.factories import sign_in
 
     procedure = VisitType.objects.create(
         slug="bench-tpi", name="Bench TPI", kind=VisitKind.PROCEDURE, duration_minutes=20, needs_room=False
@@ -570,7 +574,7 @@ def scenario_day_list(ctx: Context) -> list[dict[str, Any]]:
             )
         services.book_appointment(**common, start=start, by=None, policy=STAFF_POLICY, now=start - timedelta(days=3))
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)  # past the staff two-factor step, as after typing a code
     url = f"/provider/day/{day.isoformat()}"
 
     def call() -> int:
@@ -732,6 +736,7 @@ def scenario_desk_calendar(ctx: Context) -> list[dict[str, Any]]:
     from django.test import Client
 
     from booking.models import Appointment, Status
+    from tests.factories import sign_in
 
     day = ctx.today + timedelta(days=DATA_DAYS + 1)
     while day.weekday() >= 5:  # a weekday after the random data: nothing booked there yet
@@ -755,7 +760,7 @@ def scenario_desk_calendar(ctx: Context) -> list[dict[str, Any]]:
         ]
     )
     client = Client()
-    client.force_login(get_user_model().objects.get(username="bench-desk"))
+    sign_in(client, get_user_model().objects.get(username="bench-desk"))
     url = f"/desk/calendar/{ctx.location.pk}/{day.isoformat()}"
 
     def call() -> Any:
