@@ -155,7 +155,8 @@ class ClinicUser(FastHttpUser):
             if answer.status_code != 302:
                 answer.failure(f"login answered {answer.status_code}")
                 self.give_up(f"login {answer.status_code}: {answer.text}")
-        self.csrf = self.cookie("csrftoken")  # rotated by the login
+        # Rotated by the login; production names it with the __Host- prefix (clinic/settings.py).
+        self.csrf = self.cookie("__Host-csrftoken") or self.cookie("csrftoken")
 
     def give_up(self, why: str) -> None:
         """A user that cannot log in would hold up the barrier: end the whole run now."""
