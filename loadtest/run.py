@@ -658,6 +658,9 @@ def production_env(run_dir: Path, database_url: str, broker_url: str, args: argp
             "DATABASE_POOL_MAX": str(max(2, args.threads + 1)),
             "CELERY_BROKER_URL": broker_url,
             "REDIS_CACHE_URL": broker_url,  # rate-limit counters shared by the gunicorn workers
+            # Every simulated patient logs in from the one loopback address; real patients come from
+            # many. The per-address login cap (200 per 15 minutes) would otherwise cut a run short.
+            "RATE_LOGIN_PER_IP": "5000/15m",
             "CLINIC_VAR_DIR": str(run_dir / "var"),
             "STATIC_ROOT": str(static_root()),
             "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
