@@ -8,9 +8,9 @@ Definitions (docs/providers.md has the reasons):
   booked, checked in, completed or no-show. Utilisation = booked / working hours.
 - No-show rate: no-shows / visits that were due (start before now; booked, checked in, completed,
   no-show).
-- Late-cancellation rate: visits cancelled less than LATE_CANCEL_HOURS before their start / all
-  visits of the period that were booked (the four statuses above plus cancelled). There is no
-  per-location cutoff setting yet: 24 hours for every location.
+- Late-cancellation rate: visits cancelled later than the location's cutoff for patients' own
+  changes (`Location.patient_change_cutoff_hours`, 24 by default) before their start / all
+  visits of the period that were booked (the four statuses above plus cancelled).
 - Series started: the earliest session still on the books lies in the period. Series completed:
   status completed, dated by its last completed session.
 Days and visits belong to the period by their local date at the location.
@@ -30,7 +30,6 @@ from django.utils import timezone
 from booking.models import Appointment, AppointmentEvent, EventAction, Series, SeriesStatus, Status
 from clinic.models import Closure, Location, Provider, TimeOff, WorkingHours
 
-LATE_CANCEL_HOURS = 24
 KEPT = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status.NO_SHOW)
 MAX_DAYS = 366
 
@@ -174,7 +173,8 @@ def build_report(
         entry.visits += 1
         if visit.status == Status.CANCELLED:
             at = visit.cancelled_at  # type: ignore[attr-defined]
-            if at is not None and visit.start - at < timedelta(hours=LATE_CANCEL_HOURS):
+            cutoff = timedelta(hours=locations[visit.location_id].patient_change_cutoff_hours)
+            if at is not None and visit.start - at < cutoff:
                 entry.late_cancellations += 1
             continue
         entry.booked_seconds += (visit.end - visit.start).total_seconds()

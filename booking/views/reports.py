@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from booking.forms import DateInput
-from booking.reports import LATE_CANCEL_HOURS, MAX_DAYS, ReportRow, build_report
+from booking.reports import MAX_DAYS, ReportRow, build_report
 from clinic.access import is_clinic_admin
 from clinic.models import Location
 
@@ -104,7 +104,6 @@ def reports(request: HttpRequest) -> HttpResponse:
         "form": form,
         "headers": [label for label, _value in COLUMNS],
         "rows": table(rows),
-        "late_hours": LATE_CANCEL_HOURS,
         "csv_query": urlencode(
             {"start": data["start"], "end": data["end"], "location": data["location"].pk if data["location"] else ""}
         ),

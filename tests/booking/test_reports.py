@@ -87,6 +87,16 @@ def test_the_numbers_of_a_hand_built_week(week):
     assert (chen.visits, chen.no_shows, chen.late_cancellations) == (1, 0, 0)
 
 
+def test_late_means_inside_the_locations_own_cutoff(week):
+    # The Friday visit was cancelled 3 hours before; the Tuesday one 2 days before.
+    week.location.patient_change_cutoff_hours = 2
+    week.location.save(update_fields=["patient_change_cutoff_hours"])
+    assert build_report(MONDAY, FRIDAY, now=SATURDAY_NOON)[1].late_cancellations == 0
+    week.location.patient_change_cutoff_hours = 72
+    week.location.save(update_fields=["patient_change_cutoff_hours"])
+    assert build_report(MONDAY, FRIDAY, now=SATURDAY_NOON)[1].late_cancellations == 2
+
+
 def test_a_period_outside_the_visits_counts_hours_only(week):
     (chen, alvarez) = build_report(date(2026, 12, 14), date(2026, 12, 14), now=SATURDAY_NOON)
     assert alvarez.working_hours == 8 and alvarez.visits == 0
