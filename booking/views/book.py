@@ -228,17 +228,26 @@ def book_visit(request: HttpRequest) -> HttpResponse:
     return step_page(request, "booking/book_visit.html", 2, {"choices": choices, "options": options})
 
 
-@login_required
-def book_provider(request: HttpRequest) -> HttpResponse:
-    """Step 3: a provider, or whoever is free first."""
+def _allowed_choices(request: HttpRequest, *, upto: str) -> Choices | HttpResponse:
+    """The wizard's choices up to `upto`, when untampered and the patient may book that visit
+    online; otherwise the page that says why (tampered: 400, not allowed: 422)."""
     patient = patient_or_404(request)
     try:
-        choices = read_choices(request.GET, upto="visit")
+        choices = read_choices(request.GET, upto=upto)
     except Tampered:
         return tampered_page(request)
     allowed = eligibility(patient, choices.visit_type)
     if not allowed.allowed:
         return refused_page(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
+    return choices
+
+
+@login_required
+def book_provider(request: HttpRequest) -> HttpResponse:
+    """Step 3: a provider, or whoever is free first."""
+    choices = _allowed_choices(request, upto="visit")
+    if isinstance(choices, HttpResponse):
+        return choices
     providers = list(offering_providers(choices))
     return step_page(request, "booking/book_provider.html", 3, {"choices": choices, "providers": providers})
 
@@ -294,14 +303,9 @@ def time_options(slots: list[Slot], tz: Any, names: dict[int, str]) -> list[Time
 @login_required
 def book_calendar(request: HttpRequest) -> HttpResponse:
     """Step 4: a month with the days that have room; a picked day lists its times (htmx swaps them)."""
-    patient = patient_or_404(request)
-    try:
-        choices = read_choices(request.GET, upto="provider")
-    except Tampered:
-        return tampered_page(request)
-    allowed = eligibility(patient, choices.visit_type)
-    if not allowed.allowed:
-        return refused_page(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
+    choices = _allowed_choices(request, upto="provider")
+    if isinstance(choices, HttpResponse):
+        return choices
     context = calendar_context(choices, request.GET.get("month"), _day_of(request.GET.get("day")))
     if request.htmx and request.GET.get("day"):
         return render(request, "booking/_book_times.html", context)
