@@ -88,3 +88,11 @@ def log_in(page, live_server, username, password=DEFAULT_PASSWORD):
         page.get_by_role("button", name="Verify").click()
     # The log-out button, whatever language the page came back in (a patient's own, after login).
     expect(page.locator("form[action$='/accounts/logout/'] button")).to_be_visible()
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has swapped, settled and wired up what it last brought in: a person needs
+    longer than that before typing, a test does not (a keystroke before it would send nothing)."""
+    page.wait_for_function(
+        "() => window.htmx && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

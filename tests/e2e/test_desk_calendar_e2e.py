@@ -19,7 +19,7 @@ from clinic import roles
 from clinic.models import WorkingHours
 from patients.models import Patient, ReviewStatus, Screening
 from tests.conftest import build_clinic
-from tests.e2e.conftest import log_in, serious_violations
+from tests.e2e.conftest import htmx_settled, log_in, serious_violations
 from tests.factories import make_patient, make_provider, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -96,6 +96,7 @@ def test_the_desk_books_a_phone_patient_into_an_empty_time(live_server, page, sh
     free_cell(page, clinic.dr_chen, "16").click()
     panel = page.locator("#desk-panel")
     expect(panel.get_by_role("heading")).to_contain_text("16:00")
+    htmx_settled(page)
     panel.get_by_label("Visit type").select_option(label="Evaluation")
     panel.get_by_label("Find by name").fill("Ruiz")
     expect(panel).to_contain_text("No patient matches")
@@ -134,6 +135,8 @@ def test_moving_onto_a_taken_time_shows_the_conflict_and_an_alternative_takes_on
 
     page.locator(".cal-appt", has_text="Alice Moreno").click()
     panel = page.locator("#desk-panel")
+    expect(panel.get_by_role("heading")).to_contain_text("Alice Moreno")
+    htmx_settled(page)
     panel.locator("summary", has_text="Move").click()
     panel.get_by_label("Provider").select_option(label="David Chen, MD")
     panel.get_by_label("Time").fill("17:00")
@@ -183,6 +186,8 @@ def test_the_desk_checks_a_patient_in_and_marks_a_no_show(live_server, page, sho
 
     page.locator(".cal-appt", has_text="Alice Moreno").click()
     panel = page.locator("#desk-panel")
+    expect(panel.get_by_role("heading")).to_contain_text("Alice Moreno")
+    htmx_settled(page)
     panel.get_by_role("button", name="Check in").click()
     expect(panel.get_by_role("status")).to_contain_text("Alice Moreno is checked in.")
     expect(page.locator(".cal-appt", has_text="Alice Moreno")).to_contain_text("Checked in")
