@@ -8,14 +8,9 @@ booking/urls.py with `*messages_views.urlpatterns` (names `booking:message_list`
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -25,7 +20,8 @@ from django.views.decorators.http import require_POST
 
 from booking import reminders
 from booking.models import Reminder, ReminderStatus
-from clinic.access import is_staff_member, patients_viewed
+from booking.views.desk import staff_only
+from clinic.access import patients_viewed
 
 PAGE_SIZE = 50
 # The filter tabs: failed first, since that is what staff must act on.
@@ -37,17 +33,6 @@ FILTERS = {
     "all": [],
 }
 RESENDABLE = (ReminderStatus.FAILED, ReminderStatus.SKIPPED, ReminderStatus.SENT, ReminderStatus.CANCELLED)
-
-
-def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_staff_member(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @staff_only

@@ -8,7 +8,6 @@ before 12:00 where the clinic is, whatever the server's zone.
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,10 +92,6 @@ def offer_token(nonce: str) -> str:
     """
     digest = salted_hmac(_TOKEN_SALT, nonce, algorithm="sha256").digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def offer_url(nonce: str) -> str:

@@ -6,7 +6,6 @@ session. Errors always come back as {"error": <code>, "detail": <sentence>}.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -24,12 +23,7 @@ from pydantic import BeforeValidator
 from booking.errors import BookingError
 from clinic import roles
 from clinic.access import is_staff_member
-from clinic.models import ApiToken, Location, Provider, VisitType
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
+from clinic.models import ApiToken, Location, Provider, VisitType, hash_token
 
 # Dates and times in the API are ISO 8601 text only: pydantic would otherwise read a number, or
 # text like "0", as seconds since 1970 (the fuzz test found date_of_birth=0 accepted).

@@ -4,6 +4,7 @@ Wall-clock rules (working hours, closures) are local to a Location's IANA time z
 instants (time off) are stored in UTC.
 """
 
+import hashlib
 import zoneinfo
 from datetime import date, timedelta
 from functools import cached_property
@@ -245,6 +246,12 @@ class Closure(models.Model):
 
     def days(self) -> list[date]:
         return [self.start_date + timedelta(days=i) for i in range((self.end_date - self.start_date).days + 1)]
+
+
+def hash_token(token: str) -> str:
+    """How an API token or a link's token is stored: its SHA-256 only, so a copy of the database
+    opens nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class ApiToken(models.Model):

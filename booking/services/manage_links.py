@@ -8,7 +8,6 @@ anything: only the POSTs below do.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
@@ -19,13 +18,10 @@ from booking.errors import LinkUnusable
 from booking.models import Appointment, ManageLink, Status
 from booking.services import patient_changes
 from booking.services.write_path import User
+from clinic.models import hash_token
 
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100  # a token is 43 characters; anything far longer is not worth hashing
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def issue_manage_link(*, appointment: Appointment, now: datetime | None = None) -> str:

@@ -35,7 +35,7 @@ from booking.models import (
 from booking.services import write_path as wp
 from booking.services.appointments import book_appointment
 from booking.services.write_path import User
-from clinic.models import Location, Provider, VisitKind, VisitType
+from clinic.models import Location, Provider, VisitKind, VisitType, hash_token
 from patients.models import Patient, Screening
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def _make_offer(
         end=start + entry.visit_type.duration,
         freed_by=freed_by,
         expires_at=times[1],
-        token_hash=rules.token_hash(rules.offer_token(nonce)),
+        token_hash=hash_token(rules.offer_token(nonce)),
         token_nonce=nonce,
         created_by=by,
         created_at=now,
@@ -372,7 +372,7 @@ def offer_for_token(token: str = "", *, token_hash: str = "") -> WaitlistOffer:
     if not token_hash:
         if not token or len(token) > 100:
             raise OfferNotFound()
-        token_hash = rules.token_hash(token)
+        token_hash = hash_token(token)
     offer = (
         WaitlistOffer.objects.select_related("entry__patient", "provider", "visit_type", "location", "appointment")
         .filter(token_hash=token_hash)
