@@ -13,13 +13,10 @@ def role_names(user: Any) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, "_clinic_roles", None)
     if cached is None:
-        # One query for the role names and the roles' permissions: Django's ModelBackend reads the
-        # latter from `_group_perm_cache`, so a page that checks `perms` (the nav) needs no second query.
-        rows = list(user.groups.values_list("name", "permissions__content_type__app_label", "permissions__codename"))
-        cached = frozenset(name for name, _app, _codename in rows)
+        # Logins through clinic.auth.RoleAwareBackend arrive with their roles read with the user;
+        # anyone else (a user object built elsewhere) costs this one query.
+        cached = frozenset(user.groups.values_list("name", flat=True))
         user._clinic_roles = cached
-        if not user.is_superuser and not hasattr(user, "_group_perm_cache"):
-            user._group_perm_cache = {f"{app}.{codename}" for _name, app, codename in rows if codename}
     return cached
 
 
