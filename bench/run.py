@@ -365,7 +365,7 @@ def measure(ctx: Context, name: str, fn: Callable[[], Any]) -> tuple[dict[str, A
 
 
 def _find(ctx: Context, provider_ids: list[int] | None) -> Callable[[], Any]:
-    from booking.availability import PATIENT_POLICY, find_slots
+    from booking.scheduling.availability import PATIENT_POLICY, find_slots
 
     def call() -> Any:
         return find_slots(
@@ -400,7 +400,7 @@ def _get_availability(ctx: Context, client: Any, provider_ids: list[int] | None)
 
 def _split(ctx: Context, provider_ids: list[int] | None) -> dict[str, float]:
     """Where find_slots spends its time: load_schedule (queries + row conversion) vs free_slots."""
-    from booking.availability import PATIENT_POLICY, free_slots, load_schedule
+    from booking.scheduling.availability import PATIENT_POLICY, free_slots, load_schedule
 
     loads, sweeps = [], []
     for n in range(ctx.warmup + ctx.runs):
@@ -531,7 +531,7 @@ def scenario_day_list(ctx: Context) -> list[dict[str, Any]]:
     from django.test import Client
 
     from booking import services
-    from booking.availability import STAFF_POLICY
+    from booking.scheduling.availability import STAFF_POLICY
     from clinic import roles
     from clinic.models import Provider, VisitKind, VisitType, WorkingHours
     from patients.models import Muscle, Patient
@@ -620,7 +620,7 @@ def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from booking import reminders
+    from booking.messaging import reminders
     from booking.models import Appointment, MessageKind, Reminder, ReminderStatus, Status
     from clinic.models import Provider
     from patients.models import Patient, ReminderChannel

@@ -16,8 +16,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from audit.viewing import ShowsPatients
-from booking import reminders
-from booking.aftercare import aftercare_paragraphs, default_aftercare_paragraphs
+from booking.messaging import reminders
+from booking.messaging.aftercare import aftercare_paragraphs, default_aftercare_paragraphs
 from booking.models import (
     Appointment,
     AppointmentEvent,

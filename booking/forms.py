@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking.models import PartOfDay
-from booking.series import SessionChoice
+from booking.scheduling.series import SessionChoice
 from booking.services import MAX_GAP_DAYS, MAX_SERIES_SESSIONS, MAX_TOLERANCE_DAYS
 from clinic.models import Location, Provider, VisitKind, VisitType
 

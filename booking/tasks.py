@@ -16,7 +16,8 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import connections
 
-from booking import reminders, services
+from booking import services
+from booking.messaging import reminders
 
 
 @shared_task(name="booking.expire_holds")

@@ -1,11 +1,20 @@
-"""Pages of the booking app: the front desk's series pages, a patient's own series, the booking wizard."""
+"""The booking app's pages, by audience: the front desk's, the patient's, and the reports.
+
+Each URL name points at its view here: `booking:calendar_day` is `booking.desk.calendar.calendar_day`.
+"""
 
 from datetime import date
 
 from django.urls import path, register_converter
 
-from booking import messages_views, views
-from booking.views import book, book_held, calendar, manage_link, patients_manage, reports, waitlist
+from booking.desk import calendar as desk_calendar
+from booking.desk import messages as desk_messages
+from booking.desk import series as desk_series
+from booking.desk import waitlist as desk_waitlist
+from booking.portal import appointments, book, book_held, manage_link
+from booking.portal import series as portal_series
+from booking.portal import waitlist as portal_waitlist
+from booking.reports import views as report_views
 
 
 class DateConverter:
@@ -24,40 +33,54 @@ register_converter(DateConverter, "isodate")
 app_name = "booking"
 
 urlpatterns = [
-    path("desk/", views.desk_home, name="desk_home"),
-    path("desk/patients/<int:patient_id>", views.desk_patient, name="desk_patient"),
-    path("desk/patients/<int:patient_id>/series/new", views.series_new_for_patient, name="series_new"),
+    path("desk/", desk_series.desk_home, name="desk_home"),
+    path("desk/patients/<int:patient_id>", desk_series.desk_patient, name="desk_patient"),
+    path("desk/patients/<int:patient_id>/series/new", desk_series.series_new_for_patient, name="series_new"),
     path(
         "desk/appointments/<int:appointment_id>/series/new",
-        views.series_new_for_appointment,
+        desk_series.series_new_for_appointment,
         name="series_new_from_appointment",
     ),
-    path("desk/series/<int:series_id>", views.desk_series, name="desk_series"),
-    path("desk/series/<int:series_id>/book", views.desk_series_book, name="desk_series_book"),
-    path("desk/series/<int:series_id>/cancel-remaining", views.desk_series_cancel, name="desk_series_cancel"),
-    path("desk/series/<int:series_id>/extend", views.desk_series_extend, name="desk_series_extend"),
-    path("desk/series/<int:series_id>/complete", views.desk_series_complete, name="desk_series_complete"),
-    path("desk/series/<int:series_id>/move", views.desk_series_move, name="desk_series_move"),
-    path("desk/calendar/", calendar.calendar_home, name="calendar_home"),
-    path("desk/calendar/<int:location_id>/<isodate:day>", calendar.calendar_day, name="calendar_day"),
-    path("desk/calendar/<int:location_id>/<isodate:day>/rooms", calendar.calendar_rooms, name="calendar_rooms"),
-    path("desk/calendar/provider/<int:provider_id>/week/<isodate:day>", calendar.calendar_week, name="calendar_week"),
-    path("desk/calendar/<int:location_id>/book", calendar.calendar_book, name="calendar_book"),
-    path("desk/calendar/patients", calendar.calendar_patients, name="calendar_patients"),
-    path("desk/calendar/appointments/<int:appointment_id>", calendar.calendar_appointment, name="calendar_appointment"),
-    path("desk/calendar/appointments/<int:appointment_id>/move", calendar.calendar_move, name="calendar_move"),
-    path("desk/calendar/appointments/<int:appointment_id>/cancel", calendar.calendar_cancel, name="calendar_cancel"),
+    path("desk/series/<int:series_id>", desk_series.desk_series, name="desk_series"),
+    path("desk/series/<int:series_id>/book", desk_series.desk_series_book, name="desk_series_book"),
+    path("desk/series/<int:series_id>/cancel-remaining", desk_series.desk_series_cancel, name="desk_series_cancel"),
+    path("desk/series/<int:series_id>/extend", desk_series.desk_series_extend, name="desk_series_extend"),
+    path("desk/series/<int:series_id>/complete", desk_series.desk_series_complete, name="desk_series_complete"),
+    path("desk/series/<int:series_id>/move", desk_series.desk_series_move, name="desk_series_move"),
+    path("desk/calendar/", desk_calendar.calendar_home, name="calendar_home"),
+    path("desk/calendar/<int:location_id>/<isodate:day>", desk_calendar.calendar_day, name="calendar_day"),
+    path("desk/calendar/<int:location_id>/<isodate:day>/rooms", desk_calendar.calendar_rooms, name="calendar_rooms"),
     path(
-        "desk/calendar/appointments/<int:appointment_id>/check-in", calendar.calendar_check_in, name="calendar_check_in"
+        "desk/calendar/provider/<int:provider_id>/week/<isodate:day>", desk_calendar.calendar_week, name="calendar_week"
     ),
-    path("desk/calendar/appointments/<int:appointment_id>/no-show", calendar.calendar_no_show, name="calendar_no_show"),
-    path("reports/", reports.reports, name="reports"),
-    path("my/series/", views.my_series_list, name="my_series_list"),
-    path("my/series/<int:series_id>", views.my_series, name="my_series"),
-    path("my/appointments/", patients_manage.my_appointments, name="my_appointments"),
-    path("my/appointments/<int:appointment_id>/cancel", patients_manage.cancel_my_appointment, name="my_cancel"),
-    path("my/appointments/<int:appointment_id>/reschedule", patients_manage.move_my_appointment, name="my_move"),
-    path("my/appointments/<int:appointment_id>/aftercare", patients_manage.my_aftercare, name="my_aftercare"),
+    path("desk/calendar/<int:location_id>/book", desk_calendar.calendar_book, name="calendar_book"),
+    path("desk/calendar/patients", desk_calendar.calendar_patients, name="calendar_patients"),
+    path(
+        "desk/calendar/appointments/<int:appointment_id>",
+        desk_calendar.calendar_appointment,
+        name="calendar_appointment",
+    ),
+    path("desk/calendar/appointments/<int:appointment_id>/move", desk_calendar.calendar_move, name="calendar_move"),
+    path(
+        "desk/calendar/appointments/<int:appointment_id>/cancel", desk_calendar.calendar_cancel, name="calendar_cancel"
+    ),
+    path(
+        "desk/calendar/appointments/<int:appointment_id>/check-in",
+        desk_calendar.calendar_check_in,
+        name="calendar_check_in",
+    ),
+    path(
+        "desk/calendar/appointments/<int:appointment_id>/no-show",
+        desk_calendar.calendar_no_show,
+        name="calendar_no_show",
+    ),
+    path("reports/", report_views.reports, name="reports"),
+    path("my/series/", portal_series.my_series_list, name="my_series_list"),
+    path("my/series/<int:series_id>", portal_series.my_series, name="my_series"),
+    path("my/appointments/", appointments.my_appointments, name="my_appointments"),
+    path("my/appointments/<int:appointment_id>/cancel", appointments.cancel_my_appointment, name="my_cancel"),
+    path("my/appointments/<int:appointment_id>/reschedule", appointments.move_my_appointment, name="my_move"),
+    path("my/appointments/<int:appointment_id>/aftercare", appointments.my_aftercare, name="my_aftercare"),
     path("manage/done", manage_link.manage_done, name="manage_done"),
     path("manage/<str:token>", manage_link.manage, name="manage"),
     path("manage/<str:token>/reschedule", manage_link.manage_move, name="manage_move"),
@@ -71,13 +94,13 @@ urlpatterns = [
     path("book/held/<int:appointment_id>/confirm", book_held.book_confirm, name="book_confirm"),
     path("book/held/<int:appointment_id>/release", book_held.book_release, name="book_release"),
     path("book/done/<int:appointment_id>", book_held.book_done, name="book_done"),
-    path("waitlist/offer/<str:token>", waitlist.waitlist_offer_link, name="waitlist_offer_link"),
-    path("waitlist/offer/", waitlist.waitlist_offer, name="waitlist_offer"),
-    path("my/waitlist/", waitlist.my_waitlist, name="my_waitlist"),
-    path("my/waitlist/<int:entry_id>/withdraw", waitlist.my_waitlist_withdraw, name="my_waitlist_withdraw"),
-    path("desk/waitlist/", waitlist.desk_waitlist, name="desk_waitlist"),
-    path("desk/waitlist/add/<int:patient_id>", waitlist.desk_waitlist_add, name="desk_waitlist_add"),
-    path("desk/waitlist/<int:entry_id>/withdraw", waitlist.desk_waitlist_withdraw, name="desk_waitlist_withdraw"),
-    path("desk/waitlist/<int:entry_id>/offer", waitlist.desk_waitlist_offer, name="desk_waitlist_offer"),
-    *messages_views.urlpatterns,
+    path("waitlist/offer/<str:token>", portal_waitlist.waitlist_offer_link, name="waitlist_offer_link"),
+    path("waitlist/offer/", portal_waitlist.waitlist_offer, name="waitlist_offer"),
+    path("my/waitlist/", portal_waitlist.my_waitlist, name="my_waitlist"),
+    path("my/waitlist/<int:entry_id>/withdraw", portal_waitlist.my_waitlist_withdraw, name="my_waitlist_withdraw"),
+    path("desk/waitlist/", desk_waitlist.desk_waitlist, name="desk_waitlist"),
+    path("desk/waitlist/add/<int:patient_id>", desk_waitlist.desk_waitlist_add, name="desk_waitlist_add"),
+    path("desk/waitlist/<int:entry_id>/withdraw", desk_waitlist.desk_waitlist_withdraw, name="desk_waitlist_withdraw"),
+    path("desk/waitlist/<int:entry_id>/offer", desk_waitlist.desk_waitlist_offer, name="desk_waitlist_offer"),
+    *desk_messages.urlpatterns,
 ]

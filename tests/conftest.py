@@ -65,7 +65,7 @@ def build_clinic() -> Clinic:
 def book_alices_series(clinic: Clinic, *, by=None, first_date: date = MONDAY, **overrides):
     """Alice's three TPI sessions with Dr Alvarez, 14 days apart at 09:00, booked by staff rules."""
     from booking import services
-    from booking.availability import STAFF_POLICY
+    from booking.scheduling.availability import STAFF_POLICY
 
     values = {
         "patient": clinic.alice,

@@ -26,9 +26,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from audit.models import AccessLog
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.models import Reminder, ReminderStatus
-from booking.waitlist import offer_token
+from booking.scheduling.availability import STAFF_POLICY
+from booking.scheduling.waitlist import offer_token
 from clinic import roles
 from patients.services import SCREENING_ANSWERS, record_screening
 from tests.conftest import MONDAY, NOW, book_alices_series

@@ -10,10 +10,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from booking import reminders
-from booking.availability import PATIENT_POLICY, Policy
 from booking.errors import BookingError, InvalidTransition, SlotTaken
+from booking.messaging import reminders
 from booking.models import Appointment, EventAction, Series, Status
+from booking.scheduling.availability import PATIENT_POLICY, Policy
 from booking.services import write_path as wp
 from booking.services.write_path import User
 from clinic.models import Location, Provider, VisitType

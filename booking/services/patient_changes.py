@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking.availability import PATIENT_POLICY
 from booking.errors import ChangeTooLate, InvalidTransition
 from booking.models import Appointment, Status
+from booking.scheduling.availability import PATIENT_POLICY
 from booking.services.appointments import cancel_appointment, move_appointment
 from booking.services.write_path import User
 from clinic.models import Provider

@@ -12,16 +12,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from audit.registry import log_queryset_update
-from booking import reminders
-from booking import series as series_planner
-from booking.availability import (
+from booking.errors import BookingError, InvalidTransition, SeriesClash, SeriesNeedsChoice, SlotTaken
+from booking.messaging import reminders
+from booking.models import Appointment, EventAction, Series, SeriesStatus, Status
+from booking.scheduling import series as series_planner
+from booking.scheduling.availability import (
     Policy,
     Reason,
     load_schedule,
 )
-from booking.errors import BookingError, InvalidTransition, SeriesClash, SeriesNeedsChoice, SlotTaken
-from booking.models import Appointment, EventAction, Series, SeriesStatus, Status
-from booking.series import PlannedSession, SeriesRules, SessionChoice
+from booking.scheduling.series import PlannedSession, SeriesRules, SessionChoice
 from booking.services import write_path as wp
 from booking.services.write_path import User
 from clinic.models import Location, Provider, VisitType

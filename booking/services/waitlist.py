@@ -20,10 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from booking import reminders
-from booking import waitlist as rules
-from booking.availability import PATIENT_POLICY, STAFF_POLICY, check_start, load_schedule
 from booking.errors import BookingError, OfferClosed, OfferNotFound, SlotTaken
+from booking.messaging import reminders
 from booking.models import (
     Appointment,
     OfferStatus,
@@ -32,6 +30,8 @@ from booking.models import (
     WaitlistOffer,
     WaitlistStatus,
 )
+from booking.scheduling import waitlist as rules
+from booking.scheduling.availability import PATIENT_POLICY, STAFF_POLICY, check_start, load_schedule
 from booking.services import write_path as wp
 from booking.services.appointments import book_appointment
 from booking.services.write_path import User

@@ -21,8 +21,10 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from booking import reminders
-from booking.availability import (
+from booking.errors import BookingError, SlotBusy, SlotTaken
+from booking.messaging import reminders
+from booking.models import Appointment, AppointmentEvent, EventAction, Status
+from booking.scheduling.availability import (
     PATIENT_POLICY,
     Policy,
     Reason,
@@ -31,8 +33,6 @@ from booking.availability import (
     load_schedule,
     slots_as_dicts,
 )
-from booking.errors import BookingError, SlotBusy, SlotTaken
-from booking.models import Appointment, AppointmentEvent, EventAction, Status
 from clinic.models import Location, Provider, VisitType
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from booking.desk.series import staff_only
 from booking.errors import BookingError
-from booking.views.desk import staff_only
-from booking.views.plans import local_text
+from booking.pages.plans import local_text
 from clinic.access import patient_for, patients_viewed
 from patients import services
 from patients.forms.account import ProfileForm, RegisterForm, ReviewForm

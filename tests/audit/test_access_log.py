@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AccessLog
 from booking import services
-from booking.availability import STAFF_POLICY
+from booking.scheduling.availability import STAFF_POLICY
 from clinic.api import hash_token
 from clinic.models import ApiToken
 from tests.conftest import MONDAY

@@ -10,8 +10,8 @@ from django.utils import timezone
 from audit.models import AccessLog
 from audit.registry import AUDIT_TABLES
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.models import AppointmentEvent
+from booking.scheduling.availability import STAFF_POLICY
 from patients.models import Screening
 from tests.conftest import MONDAY
 

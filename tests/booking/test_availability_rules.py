@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from booking.availability import (
+from booking.scheduling.availability import (
     PATIENT_POLICY,
     STAFF_POLICY,
     ProviderSchedule,

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.models import Appointment, Status
+from booking.scheduling.availability import STAFF_POLICY
 from patients.models import ReviewStatus, Screening
 from tests.conftest import MONDAY
 from tests.factories import make_location, make_provider, sign_in

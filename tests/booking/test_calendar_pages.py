@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.models import Appointment, AppointmentEvent, Status
+from booking.scheduling.availability import STAFF_POLICY
 from clinic import roles
 from clinic.models import Closure, Room, TimeOff
 from patients.models import Patient, ReviewStatus, Screening

@@ -14,9 +14,9 @@ import pytest
 from django.db import connection, connections
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.errors import SlotTaken
 from booking.models import Appointment
+from booking.scheduling.availability import STAFF_POLICY
 from clinic.models import Location, Provider, Room, VisitType, WorkingHours
 from patients.models import Patient
 

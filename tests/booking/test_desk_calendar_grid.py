@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from booking.desk_calendar import Column, Entry, build_grid
+from booking.desk.grid import Column, Entry, build_grid
 
 NY = ZoneInfo("America/New_York")
 DAY = date(2026, 12, 7)

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 import pytest
 from icalendar import Calendar
 
-from booking import reminders, services
-from booking.availability import STAFF_POLICY
-from booking.ics import appointment_ics
+from booking import services
+from booking.messaging import reminders
+from booking.messaging.ics import appointment_ics
 from booking.models import MessageKind, Reminder
+from booking.scheduling.availability import STAFF_POLICY
 from patients.models import Language
 from tests.conftest import MONDAY, NOW
 

@@ -9,7 +9,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-from booking import reminders, services
+from booking import services
+from booking.messaging import reminders
 from booking.models import Appointment, AppointmentEvent, EventAction, ManageLink, MessageKind, Reminder, Status
 from patients.models import Language
 from tests.conftest import MONDAY, NOW
@@ -190,7 +191,7 @@ def test_the_link_pages_speak_the_patients_language(clinic, mailoutbox, frozen):
 
 
 def test_an_sms_reminder_carries_a_link_too(clinic, frozen, settings):
-    from booking import sms
+    from booking.messaging import sms
     from patients.models import ReminderChannel
 
     settings.SMS_BACKEND = "locmem"

@@ -9,10 +9,10 @@ import time_machine
 from django.test import Client
 
 from booking import services
-from booking.aftercare import aftercare_paragraphs
-from booking.availability import STAFF_POLICY
 from booking.errors import ChangeTooLate, InvalidTransition
+from booking.messaging.aftercare import aftercare_paragraphs
 from booking.models import Appointment, AppointmentEvent, EventAction, Status
+from booking.scheduling.availability import STAFF_POLICY
 from clinic.models import Closure, HeatAdvice
 from patients.models import Language
 from tests.conftest import MONDAY, NOW
@@ -353,7 +353,7 @@ def test_aftercare_in_spanish(clinic, alice):
 
 
 def test_the_aftercare_message_carries_the_same_text(clinic, mailoutbox, settings):
-    from booking import reminders
+    from booking.messaging import reminders
     from booking.models import MessageKind, Reminder
 
     settings.REMINDER_QUIET_HOURS = ""
@@ -462,7 +462,7 @@ def test_the_migration_moves_an_unchanged_aftercare_template_to_the_locations_te
 
 
 def test_every_slot_listed_for_a_move_is_one_the_move_accepts(clinic):
-    from booking.availability import PATIENT_POLICY, check_start, load_schedule, slots_for_move
+    from booking.scheduling.availability import PATIENT_POLICY, check_start, load_schedule, slots_for_move
 
     appointment = book(clinic)
     book(clinic, day=TUESDAY, hour=10, patient=clinic.bob)  # Dr Alvarez is busy at 10:00

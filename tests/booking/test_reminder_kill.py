@@ -25,7 +25,7 @@ from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from booking import reminders
+from booking.messaging import reminders
 from booking.models import Appointment, MessageKind, Reminder, ReminderStatus, Status
 from clinic.models import Location, Provider, VisitKind, VisitType
 from patients.models import Patient, ReminderChannel

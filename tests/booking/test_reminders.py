@@ -11,9 +11,10 @@ import pytest
 import time_machine
 from django.db import transaction
 
-from booking import reminders, services
-from booking.availability import STAFF_POLICY
+from booking import services
+from booking.messaging import reminders
 from booking.models import MessageKind, Reminder, ReminderStatus, Status
+from booking.scheduling.availability import STAFF_POLICY
 from clinic.models import WorkingHours
 from patients.models import ReminderChannel
 from tests.conftest import MONDAY, NOW
@@ -221,7 +222,8 @@ SENT_ON_TRANSITION_DAYS = [
 def test_the_last_reminder_goes_at_its_local_time_across_each_transition_and_says_the_right_offset(
     clinic, visit, booked_at, send_local, says, django_capture_on_commit_callbacks, settings
 ):
-    from booking import sms, tasks
+    from booking import tasks
+    from booking.messaging import sms
 
     settings.SMS_BACKEND = "locmem"
     add_sunday_hours(clinic)

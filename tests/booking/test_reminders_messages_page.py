@@ -7,8 +7,9 @@ with the project's own URLs (this module is their URLconf).
 import pytest
 from django.urls import include, path
 
-from booking import messages_views, services
+from booking import services
 from booking import urls as booking_urls
+from booking.desk import messages as messages_views
 from booking.models import MessageKind, Reminder, ReminderStatus
 from clinic import roles
 from clinic import urls as clinic_urls

@@ -7,7 +7,8 @@ import re
 import pytest
 from django.contrib.auth.models import Group
 
-from booking import reminders, services
+from booking import services
+from booking.messaging import reminders
 from booking.models import MessageKind, MessageTemplate, Reminder, ReminderStatus
 from clinic import roles
 from tests.conftest import MONDAY, NOW

@@ -11,7 +11,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection, transaction
 
-from booking import reminders, services, sms, tasks
+from booking import services, tasks
+from booking.messaging import reminders, sms
 from booking.models import Channel, MessageKind, MessageTemplate, Reminder, ReminderStatus
 from clinic.celery import app as celery_app
 from patients.models import Language, ReminderChannel

@@ -13,8 +13,8 @@ import pytest
 from django.urls import reverse
 
 from booking import services
-from booking.availability import STAFF_POLICY
-from booking.reports import Interval, build_report, working_seconds
+from booking.reports.build import Interval, build_report, working_seconds
+from booking.scheduling.availability import STAFF_POLICY
 from clinic.models import Closure, TimeOff
 from tests.conftest import MONDAY
 from tests.factories import sign_in

@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.models import Appointment, Series, SeriesStatus, Status
+from booking.scheduling.availability import STAFF_POLICY
 from booking.services.series import prescribe_series
 from clinic.models import Closure, TimeOff
 from tests.conftest import MONDAY, NOW

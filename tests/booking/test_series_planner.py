@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from booking.availability import STAFF_POLICY, ProviderSchedule, Schedule, VisitRules, check_start
-from booking.series import (
+from booking.scheduling.availability import STAFF_POLICY, ProviderSchedule, Schedule, VisitRules, check_start
+from booking.scheduling.series import (
     AlternativeKind,
     PlannedSession,
     SeriesRules,

@@ -14,12 +14,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from booking import series as series_planner
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.errors import BookingError, InvalidTransition, SeriesClash, SeriesNeedsChoice
 from booking.models import Appointment, AppointmentEvent, EventAction, Series, SeriesStatus, Status
-from booking.series import SessionChoice, SessionStatus
+from booking.scheduling import series as series_planner
+from booking.scheduling.availability import STAFF_POLICY
+from booking.scheduling.series import SessionChoice, SessionStatus
 from clinic.api import hash_token
 from clinic.models import ApiToken, Closure
 from tests.conftest import MONDAY, NOW

@@ -6,9 +6,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.errors import BookingError, InvalidTransition, SlotTaken
 from booking.models import Appointment, AppointmentEvent, EventAction, Status
+from booking.scheduling.availability import STAFF_POLICY
 from booking.services import write_path
 from clinic.models import Closure, TimeOff
 from tests.conftest import MONDAY, NOW

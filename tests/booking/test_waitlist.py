@@ -8,9 +8,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from booking import reminders, services, sms
-from booking import waitlist as rules
+from booking import services
 from booking.errors import BookingError, OfferClosed, OfferNotFound
+from booking.messaging import reminders, sms
 from booking.models import (
     Appointment,
     MessageKind,
@@ -22,6 +22,7 @@ from booking.models import (
     WaitlistOffer,
     WaitlistStatus,
 )
+from booking.scheduling import waitlist as rules
 from booking.services import waitlist as waitlist_services
 from patients.models import Language, ReminderChannel
 from tests.conftest import MONDAY, NOW
@@ -393,7 +394,7 @@ def test_the_desk_offers_a_free_time_by_hand_but_not_a_taken_one(clinic, frozen,
 
 
 def test_stopping_a_series_offers_each_freed_session(clinic, frozen):
-    from booking.availability import STAFF_POLICY
+    from booking.scheduling.availability import STAFF_POLICY
 
     series = services.book_series(
         patient=clinic.alice,

@@ -10,9 +10,9 @@ import pytest
 from django.db import connections
 
 from booking import services
-from booking import waitlist as rules
 from booking.errors import OfferClosed
 from booking.models import Appointment, OfferStatus, Status, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from booking.scheduling import waitlist as rules
 from tests.booking.test_concurrency import overlapping_pairs
 from tests.conftest import MONDAY, NOW, build_clinic
 from tests.factories import make_patient

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from booking import services
-from booking import waitlist as rules
 from booking.models import Appointment, OfferStatus, Status, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from booking.scheduling import waitlist as rules
 from clinic import roles
 from tests.conftest import MONDAY, NOW
 from tests.factories import make_patient, make_user, sign_in

@@ -8,8 +8,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from booking import services
-from booking.availability import STAFF_POLICY, find_slots
 from booking.models import Appointment, Status
+from booking.scheduling.availability import STAFF_POLICY, find_slots
 from clinic import roles
 from patients.models import Patient, ReviewStatus, Screening
 from tests.conftest import build_clinic

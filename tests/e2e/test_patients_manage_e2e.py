@@ -11,7 +11,8 @@ from django.db.models import F
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from booking import reminders, services
+from booking import services
+from booking.messaging import reminders
 from booking.models import Appointment, AppointmentEvent, EventAction, MessageKind, Reminder, Status
 from clinic import roles
 from patients.models import Language

@@ -7,8 +7,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.models import Appointment, Status
+from booking.scheduling.availability import STAFF_POLICY
 from clinic import roles
 from patients.models import ProcedureRecord, Screening
 from patients.services import SiteInput, record_procedure

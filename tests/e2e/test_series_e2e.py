@@ -7,8 +7,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.models import Series, SeriesStatus
+from booking.scheduling.availability import STAFF_POLICY
 from booking.services.series import prescribe_series
 from clinic import roles
 from clinic.models import TimeOff

@@ -9,9 +9,10 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from booking import reminders, services
-from booking.availability import STAFF_POLICY
+from booking import services
+from booking.messaging import reminders
 from booking.models import Appointment, OfferStatus, Status, WaitlistOffer
+from booking.scheduling.availability import STAFF_POLICY
 from clinic import roles
 from clinic.api import hash_token
 from clinic.models import ApiToken

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from booking import services
-from booking.availability import STAFF_POLICY
+from booking.scheduling.availability import STAFF_POLICY
 from patients.models import Muscle, Substance
 from patients.services import InjectateInput, SiteInput, record_procedure
 from tests.factories import make_provider_login

@@ -377,9 +377,9 @@ class Command(BaseCommand):
     def _seed_appointments(self, days: int = 14, share: float = 0.35) -> None:
         """Book about a third of the free slots of the next two weeks, through the booking service."""
         from booking import services
-        from booking.availability import STAFF_POLICY, find_slots
         from booking.errors import BookingError
         from booking.models import Appointment
+        from booking.scheduling.availability import STAFF_POLICY, find_slots
 
         if Appointment.objects.exists():
             return
@@ -414,8 +414,8 @@ class Command(BaseCommand):
         """Four patients of the demo provider with three recorded sessions each (six, four and two
         weeks ago, pain easing), and a session today; booked and recorded through the services."""
         from booking import services
-        from booking.availability import STAFF_POLICY, find_slots
         from booking.errors import BookingError
+        from booking.scheduling.availability import STAFF_POLICY, find_slots
         from patients.models import Muscle, ProcedureRecord, Substance
         from patients.services import InjectateInput, SiteInput, record_procedure
 

@@ -46,10 +46,9 @@ from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.urls import reverse
 from django.utils import dateformat, timezone, translation
 
-from booking import sms
-from booking import waitlist as waitlist_rules
-from booking.aftercare import aftercare_paragraphs
-from booking.ics import appointment_ics
+from booking.messaging import sms
+from booking.messaging.aftercare import aftercare_paragraphs
+from booking.messaging.ics import appointment_ics
 from booking.models import (
     Appointment,
     Channel,
@@ -61,6 +60,7 @@ from booking.models import (
     Status,
     WaitlistOffer,
 )
+from booking.scheduling import waitlist as waitlist_rules
 from clinic.models import Location, VisitKind
 from patients.models import Language, Patient, ReminderChannel
 

@@ -13,9 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from booking.availability import PATIENT_POLICY
 from booking.models import Appointment, Series, SeriesStatus
-from booking.views.plans import (
+from booking.pages.plans import (
     MOVABLE,
     MY_SERIES,
     Page,
@@ -27,6 +26,7 @@ from booking.views.plans import (
     session_label,
     sessions_of,
 )
+from booking.scheduling.availability import PATIENT_POLICY
 from clinic.access import patient_for
 from patients.models import Patient
 

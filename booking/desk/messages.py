@@ -18,9 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from booking import reminders
+from booking.desk.series import staff_only
+from booking.messaging import reminders
 from booking.models import Reminder, ReminderStatus
-from booking.views.desk import staff_only
 from clinic.access import patients_viewed
 
 PAGE_SIZE = 50

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from booking.availability import STAFF_POLICY, Policy, Reason, Schedule, Slot, check_start, free_slots
+from booking.scheduling.availability import STAFF_POLICY, Policy, Reason, Schedule, Slot, check_start, free_slots
 
 # How far past the tolerance the planner looks for the "nearest date outside the tolerance".
 OUTSIDE_SEARCH_DAYS = 7

@@ -23,7 +23,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from booking import services
-from booking.availability import STAFF_POLICY
 from booking.errors import BookingError, SeriesClash, SeriesNeedsChoice, SlotTaken
 from booking.forms import (
     CancelRemainingForm,
@@ -34,9 +33,7 @@ from booking.forms import (
     posted_choices,
 )
 from booking.models import Appointment, Series, SeriesStatus
-from booking.series import SessionChoice, TimeNote, plan_as_dict, wall_instant
-from booking.services.series import prescribe_series
-from booking.views.plans import (
+from booking.pages.plans import (
     DESK_SERIES,
     FORM_PARTIAL,
     PREVIEW_PARTIAL,
@@ -57,6 +54,9 @@ from booking.views.plans import (
     series_or_404,
     sessions_of,
 )
+from booking.scheduling.availability import STAFF_POLICY
+from booking.scheduling.series import SessionChoice, TimeNote, plan_as_dict, wall_instant
+from booking.services.series import prescribe_series
 from clinic.access import is_staff_member, patients_viewed
 from patients.history import record_row, records_of, screening_answers, trends_by_series
 from patients.models import Patient, Screening

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from booking.forms import DateInput
-from booking.reports import MAX_DAYS, ReportRow, build_report
+from booking.reports.build import MAX_DAYS, ReportRow, build_report
 from clinic.access import is_clinic_admin
 from clinic.models import Location
 

@@ -17,12 +17,12 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from booking import services
-from booking.aftercare import aftercare_paragraphs
 from booking.errors import BookingError, SlotTaken
 from booking.forms import MoveForm, PatientCancelForm
+from booking.messaging.aftercare import aftercare_paragraphs
 from booking.models import Appointment, Status
-from booking.views.changes import alternatives_of, movable_provider_ids, patient_message, picker
-from booking.views.plans import local_text, session_label
+from booking.pages.plans import local_text, session_label
+from booking.portal.changes import alternatives_of, movable_provider_ids, patient_message, picker
 from clinic.access import patient_for
 from clinic.models import Provider, VisitKind
 from patients.models import Patient

@@ -25,10 +25,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from booking import services
-from booking.availability import Reason, Slot, find_slots
 from booking.errors import BookingError, SlotTaken
 from booking.models import Appointment, Series, Status
-from booking.views.plans import error_text
+from booking.pages.plans import error_text
+from booking.scheduling.availability import Reason, Slot, find_slots
 from clinic.models import Location, Provider, VisitKind, VisitType
 from patients.models import Patient, ReviewStatus, Screening
 

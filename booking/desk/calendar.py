@@ -23,12 +23,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from booking import desk_calendar, services
-from booking.availability import STAFF_POLICY
-from booking.calendar_forms import BookForm, CancelForm, MoveForm, parse_start
+from booking import services
+from booking.desk import grid
+from booking.desk.calendar_forms import BookForm, CancelForm, MoveForm, parse_start
+from booking.desk.series import staff_only
 from booking.errors import BookingError, SlotTaken
 from booking.models import Appointment, Status
-from booking.views.desk import staff_only
+from booking.scheduling.availability import STAFF_POLICY
 from clinic.access import patients_viewed
 from clinic.models import Location, Provider, VisitKind
 from patients.models import Patient, Screening
@@ -90,7 +91,7 @@ def _page(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -
 
 def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bool, path: str = "") -> dict[str, Any]:
     # The switcher's list, this location, and whether it is closed that day: one query.
-    locations = list(Location.objects.filter(is_active=True).annotate(closed=desk_calendar.closure_today(day)))
+    locations = list(Location.objects.filter(is_active=True).annotate(closed=grid.closure_today(day)))
     location = next((loc for loc in locations if loc.pk == location_id), None)
     if location is None:
         raise Http404
@@ -100,9 +101,9 @@ def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bo
         return reverse("booking:calendar_week", args=[provider_id, day])
 
     if rooms:
-        grid = desk_calendar.rooms_grid(location, day, closed=closed)
+        grid = grid.rooms_grid(location, day, closed=closed)
     else:
-        grid = desk_calendar.day_grid(location, day, week_url=week_url, closed=closed)
+        grid = grid.day_grid(location, day, week_url=week_url, closed=closed)
     name = "booking:calendar_rooms" if rooms else "booking:calendar_day"
     return {
         **_common(path or request.path, day, location=location),
@@ -115,16 +116,16 @@ def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bo
         "today_url": reverse(name, args=[location.pk, timezone.localdate(timezone=location.tz)]),
         "providers_url": reverse("booking:calendar_day", args=[location.pk, day]),
         "rooms_url": reverse("booking:calendar_rooms", args=[location.pk, day]),
-        "day_text": desk_calendar.local_text(_noon(day, location), location.tz, "l j F Y"),
+        "day_text": grid.local_text(_noon(day, location), location.tz, "l j F Y"),
     }
 
 
 def _week_context(request: HttpRequest, provider_id: int, day: date, *, path: str = "") -> dict[str, Any]:
     try:
-        provider, grid, home = desk_calendar.week_grid(provider_id, day)
+        provider, grid, home = grid.week_grid(provider_id, day)
     except Provider.DoesNotExist:
         raise Http404 from None
-    monday = desk_calendar.week_start(day)
+    monday = grid.week_start(day)
     name = "booking:calendar_week"
     return {
         **_common(path or request.path, day, location=home),
@@ -147,8 +148,8 @@ def _common(path: str, day: date, *, location: Location | None) -> dict[str, Any
         "location": location,
         "calendar_path": path,
         "book_url": reverse("booking:calendar_book", args=[location.pk]) if location else "",
-        "status_legend": [(s.value, s.label, desk_calendar.STATUS_ICONS[s]) for s in desk_calendar.SHOWN],
-        "kind_legend": [(k.value, k.label, desk_calendar.KIND_SHORT[k]) for k in VisitKind],
+        "status_legend": [(s.value, s.label, grid.STATUS_ICONS[s]) for s in grid.SHOWN],
+        "kind_legend": [(k.value, k.label, grid.KIND_SHORT[k]) for k in VisitKind],
         "panel": "",
     }
 
@@ -264,7 +265,7 @@ def _book(request: HttpRequest, form: BookForm, location: Location, patient: Pat
             _refusal(exc, location), alt_fields=[("patient", patient.pk), ("visit_type", data["visit_type"].pk)]
         )
         return _answer(request, "book", context, status=exc.status)
-    when = desk_calendar.local_text(appointment.start, location.tz)
+    when = grid.local_text(appointment.start, location.tz)
     context = _appointment_context(request, _appointment_or_404(appointment.pk))
     message = _("Booked: %(patient)s, %(when)s.") % {"patient": patient.full_name, "when": when}
     return _answer(request, "appointment", context, success=message)
@@ -282,7 +283,7 @@ def _book_context(
         "location": location,
         "book_action": reverse("booking:calendar_book", args=[location.pk]),
         "day": start.astimezone(location.tz).date(),
-        "start_text": desk_calendar.local_text(start, location.tz),
+        "start_text": grid.local_text(start, location.tz),
         "picked": picked,
         "search_url": reverse("booking:calendar_patients"),
     }
@@ -316,7 +317,7 @@ def _appointment_or_404(appointment_id: int) -> Appointment:
 def _appointment_context(request: HttpRequest, appointment: Appointment, **extra: Any) -> dict[str, Any]:
     tz = appointment.location.tz
     screening = Screening.objects.latest_per_patient([appointment.patient_id]).get(appointment.patient_id)
-    entry = desk_calendar.entry_for(appointment, tz, screening)
+    entry = grid.entry_for(appointment, tz, screening)
     patients_viewed(request, [appointment.patient_id])
     now = timezone.now()
     local = timezone.localtime(appointment.start, tz)
@@ -329,14 +330,14 @@ def _appointment_context(request: HttpRequest, appointment: Appointment, **extra
         "entry": entry,
         "location": appointment.location,
         "day": local.date(),
-        "when": desk_calendar.local_text(appointment.start, tz),
+        "when": grid.local_text(appointment.start, tz),
         "can_check_in": appointment.status == Status.BOOKED and timezone.localtime(now, tz).date() == local.date(),
         "can_no_show": appointment.status == Status.BOOKED and now >= appointment.start,
-        "can_change": appointment.status in desk_calendar.MOVABLE,
+        "can_change": appointment.status in grid.MOVABLE,
         "move_form": move_form,
         "move_url": reverse("booking:calendar_move", args=[appointment.pk]),
         "move_alt_fields": [],
-        "zone": desk_calendar.local_text(appointment.start, tz, "T"),
+        "zone": grid.local_text(appointment.start, tz, "T"),
         "cancel_form": extra.pop("cancel_form", None) or CancelForm(),
         **extra,
     }
@@ -370,7 +371,7 @@ def calendar_move(request: HttpRequest, appointment_id: int) -> HttpResponse:
         extra = {"move_form": form, "open_move": True, **_refusal(exc, appointment.location)}
         return _answer(request, "appointment", _appointment_context(request, appointment, **extra), status=exc.status)
     moved = _appointment_or_404(appointment.pk)
-    when = desk_calendar.local_text(moved.start, moved.location.tz)
+    when = grid.local_text(moved.start, moved.location.tz)
     message = _("Moved to %(when)s with %(provider)s.") % {"when": when, "provider": moved.provider}
     return _answer(request, "appointment", _appointment_context(request, moved), success=message)
 
@@ -439,7 +440,7 @@ def _refusal(exc: BookingError, location: Location) -> dict[str, Any]:
                 "start": alternative["start"],
                 "provider_id": alternative["provider"],
                 "provider": str(names.get(alternative["provider"], "")),
-                "when": desk_calendar.local_text(start, location.tz),
+                "when": grid.local_text(start, location.tz),
                 "same_provider": alternative.get("kind") == "same_provider",
             }
         )

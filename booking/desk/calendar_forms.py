@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking.forms import DateInput, TimeInput
-from booking.series import TimeNote, wall_instant
+from booking.scheduling.series import TimeNote, wall_instant
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 

@@ -22,11 +22,11 @@ from django.utils.translation import gettext_lazy, ngettext
 from django_htmx.http import HttpResponseClientRedirect
 
 from booking import services
-from booking.availability import Policy
 from booking.errors import BookingError, SeriesClash, SeriesNeedsChoice
 from booking.forms import FirstDateForm, choice_value, posted_choices
 from booking.models import Appointment, Series, Status
-from booking.series import AlternativeKind, Problem, SessionChoice, SessionStatus, TimeNote, plan_as_dict
+from booking.scheduling.availability import Policy
+from booking.scheduling.series import AlternativeKind, Problem, SessionChoice, SessionStatus, TimeNote, plan_as_dict
 from booking.services.series import book_prescribed_series, is_prescription, plan_prescribed_series
 from clinic.models import Provider, VisitKind
 

@@ -15,10 +15,10 @@ from django.http import QueryDict
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext_lazy as _
 
-from booking.availability import PATIENT_POLICY, Reason, slots_for_move
 from booking.errors import BookingError
 from booking.models import Appointment
-from booking.views.plans import local_text
+from booking.pages.plans import local_text
+from booking.scheduling.availability import PATIENT_POLICY, Reason, slots_for_move
 from clinic.models import Provider
 
 WINDOW_DAYS = 14
