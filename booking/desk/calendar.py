@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from booking import services
-from booking.desk import grid
+from booking.desk import grid as grids
 from booking.desk.calendar_forms import BookForm, CancelForm, MoveForm, parse_start
 from booking.desk.series import staff_only
 from booking.errors import BookingError, SlotTaken
@@ -91,7 +91,7 @@ def _page(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -
 
 def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bool, path: str = "") -> dict[str, Any]:
     # The switcher's list, this location, and whether it is closed that day: one query.
-    locations = list(Location.objects.filter(is_active=True).annotate(closed=grid.closure_today(day)))
+    locations = list(Location.objects.filter(is_active=True).annotate(closed=grids.closure_today(day)))
     location = next((loc for loc in locations if loc.pk == location_id), None)
     if location is None:
         raise Http404
@@ -101,9 +101,9 @@ def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bo
         return reverse("booking:calendar_week", args=[provider_id, day])
 
     if rooms:
-        grid = grid.rooms_grid(location, day, closed=closed)
+        grid = grids.rooms_grid(location, day, closed=closed)
     else:
-        grid = grid.day_grid(location, day, week_url=week_url, closed=closed)
+        grid = grids.day_grid(location, day, week_url=week_url, closed=closed)
     name = "booking:calendar_rooms" if rooms else "booking:calendar_day"
     return {
         **_common(path or request.path, day, location=location),
@@ -116,16 +116,16 @@ def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bo
         "today_url": reverse(name, args=[location.pk, timezone.localdate(timezone=location.tz)]),
         "providers_url": reverse("booking:calendar_day", args=[location.pk, day]),
         "rooms_url": reverse("booking:calendar_rooms", args=[location.pk, day]),
-        "day_text": grid.local_text(_noon(day, location), location.tz, "l j F Y"),
+        "day_text": grids.local_text(_noon(day, location), location.tz, "l j F Y"),
     }
 
 
 def _week_context(request: HttpRequest, provider_id: int, day: date, *, path: str = "") -> dict[str, Any]:
     try:
-        provider, grid, home = grid.week_grid(provider_id, day)
+        provider, grid, home = grids.week_grid(provider_id, day)
     except Provider.DoesNotExist:
         raise Http404 from None
-    monday = grid.week_start(day)
+    monday = grids.week_start(day)
     name = "booking:calendar_week"
     return {
         **_common(path or request.path, day, location=home),
@@ -148,8 +148,8 @@ def _common(path: str, day: date, *, location: Location | None) -> dict[str, Any
         "location": location,
         "calendar_path": path,
         "book_url": reverse("booking:calendar_book", args=[location.pk]) if location else "",
-        "status_legend": [(s.value, s.label, grid.STATUS_ICONS[s]) for s in grid.SHOWN],
-        "kind_legend": [(k.value, k.label, grid.KIND_SHORT[k]) for k in VisitKind],
+        "status_legend": [(s.value, s.label, grids.STATUS_ICONS[s]) for s in grids.SHOWN],
+        "kind_legend": [(k.value, k.label, grids.KIND_SHORT[k]) for k in VisitKind],
         "panel": "",
     }
 
@@ -265,7 +265,7 @@ def _book(request: HttpRequest, form: BookForm, location: Location, patient: Pat
             _refusal(exc, location), alt_fields=[("patient", patient.pk), ("visit_type", data["visit_type"].pk)]
         )
         return _answer(request, "book", context, status=exc.status)
-    when = grid.local_text(appointment.start, location.tz)
+    when = grids.local_text(appointment.start, location.tz)
     context = _appointment_context(request, _appointment_or_404(appointment.pk))
     message = _("Booked: %(patient)s, %(when)s.") % {"patient": patient.full_name, "when": when}
     return _answer(request, "appointment", context, success=message)
@@ -283,7 +283,7 @@ def _book_context(
         "location": location,
         "book_action": reverse("booking:calendar_book", args=[location.pk]),
         "day": start.astimezone(location.tz).date(),
-        "start_text": grid.local_text(start, location.tz),
+        "start_text": grids.local_text(start, location.tz),
         "picked": picked,
         "search_url": reverse("booking:calendar_patients"),
     }
@@ -317,7 +317,7 @@ def _appointment_or_404(appointment_id: int) -> Appointment:
 def _appointment_context(request: HttpRequest, appointment: Appointment, **extra: Any) -> dict[str, Any]:
     tz = appointment.location.tz
     screening = Screening.objects.latest_per_patient([appointment.patient_id]).get(appointment.patient_id)
-    entry = grid.entry_for(appointment, tz, screening)
+    entry = grids.entry_for(appointment, tz, screening)
     patients_viewed(request, [appointment.patient_id])
     now = timezone.now()
     local = timezone.localtime(appointment.start, tz)
@@ -330,14 +330,14 @@ def _appointment_context(request: HttpRequest, appointment: Appointment, **extra
         "entry": entry,
         "location": appointment.location,
         "day": local.date(),
-        "when": grid.local_text(appointment.start, tz),
+        "when": grids.local_text(appointment.start, tz),
         "can_check_in": appointment.status == Status.BOOKED and timezone.localtime(now, tz).date() == local.date(),
         "can_no_show": appointment.status == Status.BOOKED and now >= appointment.start,
-        "can_change": appointment.status in grid.MOVABLE,
+        "can_change": appointment.status in grids.MOVABLE,
         "move_form": move_form,
         "move_url": reverse("booking:calendar_move", args=[appointment.pk]),
         "move_alt_fields": [],
-        "zone": grid.local_text(appointment.start, tz, "T"),
+        "zone": grids.local_text(appointment.start, tz, "T"),
         "cancel_form": extra.pop("cancel_form", None) or CancelForm(),
         **extra,
     }
@@ -371,7 +371,7 @@ def calendar_move(request: HttpRequest, appointment_id: int) -> HttpResponse:
         extra = {"move_form": form, "open_move": True, **_refusal(exc, appointment.location)}
         return _answer(request, "appointment", _appointment_context(request, appointment, **extra), status=exc.status)
     moved = _appointment_or_404(appointment.pk)
-    when = grid.local_text(moved.start, moved.location.tz)
+    when = grids.local_text(moved.start, moved.location.tz)
     message = _("Moved to %(when)s with %(provider)s.") % {"when": when, "provider": moved.provider}
     return _answer(request, "appointment", _appointment_context(request, moved), success=message)
 
@@ -440,7 +440,7 @@ def _refusal(exc: BookingError, location: Location) -> dict[str, Any]:
                 "start": alternative["start"],
                 "provider_id": alternative["provider"],
                 "provider": str(names.get(alternative["provider"], "")),
-                "when": grid.local_text(start, location.tz),
+                "when": grids.local_text(start, location.tz),
                 "same_provider": alternative.get("kind") == "same_provider",
             }
         )
