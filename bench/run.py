@@ -365,7 +365,8 @@ def measure(ctx: Context, name: str, fn: Callable[[], Any]) -> tuple[dict[str, A
 
 
 def _find(ctx: Context, provider_ids: list[int] | None) -> Callable[[], Any]:
-    from booking.scheduling.availability import PATIENT_POLICY, find_slots
+    from booking.scheduling.availability import PATIENT_POLICY
+    from booking.scheduling.loading import find_slots
 
     def call() -> Any:
         return find_slots(
@@ -400,7 +401,8 @@ def _get_availability(ctx: Context, client: Any, provider_ids: list[int] | None)
 
 def _split(ctx: Context, provider_ids: list[int] | None) -> dict[str, float]:
     """Where find_slots spends its time: load_schedule (queries + row conversion) vs free_slots."""
-    from booking.scheduling.availability import PATIENT_POLICY, free_slots, load_schedule
+    from booking.scheduling.availability import PATIENT_POLICY, free_slots
+    from booking.scheduling.loading import load_schedule
 
     loads, sweeps = [], []
     for n in range(ctx.warmup + ctx.runs):

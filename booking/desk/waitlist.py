@@ -25,7 +25,8 @@ from booking.models import WaitlistEntry, WaitlistStatus
 from booking.pages.plans import local_text
 from booking.pages.waitlist import waitlist_entries, waitlist_rows
 from booking.scheduling import waitlist as rules
-from booking.scheduling.availability import STAFF_POLICY, find_slots
+from booking.scheduling.availability import STAFF_POLICY
+from booking.scheduling.loading import find_slots
 from clinic.access import patients_viewed
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient, Screening

@@ -28,7 +28,8 @@ from booking import services
 from booking.errors import BookingError, SlotTaken
 from booking.models import Appointment, Series, Status
 from booking.pages.plans import error_text
-from booking.scheduling.availability import Reason, Slot, find_slots
+from booking.scheduling.availability import Reason, Slot
+from booking.scheduling.loading import find_slots
 from clinic.models import Location, Provider, VisitKind, VisitType
 from patients.models import Patient, ReviewStatus, Screening
 

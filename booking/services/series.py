@@ -16,11 +16,8 @@ from booking.errors import BookingError, InvalidTransition, SeriesClash, SeriesN
 from booking.messaging import reminders
 from booking.models import Appointment, EventAction, Series, SeriesStatus, Status
 from booking.scheduling import series as series_planner
-from booking.scheduling.availability import (
-    Policy,
-    Reason,
-    load_schedule,
-)
+from booking.scheduling.availability import Policy, Reason
+from booking.scheduling.loading import load_schedule
 from booking.scheduling.series import PlannedSession, SeriesRules, SessionChoice
 from booking.services import write_path as wp
 from booking.services.write_path import User

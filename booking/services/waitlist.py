@@ -31,7 +31,8 @@ from booking.models import (
     WaitlistStatus,
 )
 from booking.scheduling import waitlist as rules
-from booking.scheduling.availability import PATIENT_POLICY, STAFF_POLICY, check_start, load_schedule
+from booking.scheduling.availability import PATIENT_POLICY, STAFF_POLICY, check_start
+from booking.scheduling.loading import load_schedule
 from booking.services import write_path as wp
 from booking.services.appointments import book_appointment
 from booking.services.write_path import User

@@ -24,15 +24,8 @@ from django.utils.translation import gettext_noop
 from booking.errors import BookingError, SlotBusy, SlotTaken
 from booking.messaging import reminders
 from booking.models import Appointment, AppointmentEvent, EventAction, Status
-from booking.scheduling.availability import (
-    PATIENT_POLICY,
-    Policy,
-    Reason,
-    check_start,
-    find_slots,
-    load_schedule,
-    slots_as_dicts,
-)
+from booking.scheduling.availability import PATIENT_POLICY, Policy, Reason, check_start
+from booking.scheduling.loading import find_slots, load_schedule, slots_as_dicts
 from clinic.models import Location, Provider, VisitType
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from booking import services
 from booking.models import Appointment, Status
-from booking.scheduling.availability import STAFF_POLICY, find_slots
+from booking.scheduling.availability import STAFF_POLICY
+from booking.scheduling.loading import find_slots
 from clinic.models import Closure, TimeOff
 from tests.conftest import MONDAY, NOW
 from tests.factories import make_hours, make_location, make_patient, make_provider

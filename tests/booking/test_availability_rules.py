@@ -14,12 +14,11 @@ from booking.scheduling.availability import (
     Reason,
     Schedule,
     VisitRules,
-    _merge,
     check_start,
     free_slots,
-    slots_as_dicts,
-    slots_json,
 )
+from booking.scheduling.availability import merged as _merge
+from booking.scheduling.loading import slots_as_dicts, slots_json
 
 NY = ZoneInfo("America/New_York")
 MONDAY = date(2026, 12, 7)

@@ -462,7 +462,8 @@ def test_the_migration_moves_an_unchanged_aftercare_template_to_the_locations_te
 
 
 def test_every_slot_listed_for_a_move_is_one_the_move_accepts(clinic):
-    from booking.scheduling.availability import PATIENT_POLICY, check_start, load_schedule, slots_for_move
+    from booking.scheduling.availability import PATIENT_POLICY, check_start
+    from booking.scheduling.loading import load_schedule, slots_for_move
 
     appointment = book(clinic)
     book(clinic, day=TUESDAY, hour=10, patient=clinic.bob)  # Dr Alvarez is busy at 10:00

@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 
 from booking import services
 from booking.models import Appointment, Status
-from booking.scheduling.availability import STAFF_POLICY, find_slots
+from booking.scheduling.availability import STAFF_POLICY
+from booking.scheduling.loading import find_slots
 from clinic import roles
 from patients.models import Patient, ReviewStatus, Screening
 from tests.conftest import build_clinic

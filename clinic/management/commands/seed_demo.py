@@ -379,7 +379,8 @@ class Command(BaseCommand):
         from booking import services
         from booking.errors import BookingError
         from booking.models import Appointment
-        from booking.scheduling.availability import STAFF_POLICY, find_slots
+        from booking.scheduling.availability import STAFF_POLICY
+        from booking.scheduling.loading import find_slots
 
         if Appointment.objects.exists():
             return
@@ -415,7 +416,8 @@ class Command(BaseCommand):
         weeks ago, pain easing), and a session today; booked and recorded through the services."""
         from booking import services
         from booking.errors import BookingError
-        from booking.scheduling.availability import STAFF_POLICY, find_slots
+        from booking.scheduling.availability import STAFF_POLICY
+        from booking.scheduling.loading import find_slots
         from patients.models import Muscle, ProcedureRecord, Substance
         from patients.services import InjectateInput, SiteInput, record_procedure
 
