@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from booking import services
 from booking.desk import grid as grids
+from booking.desk import layout
 from booking.desk.calendar_forms import BookForm, CancelForm, MoveForm, parse_start
 from booking.desk.series import staff_only
 from booking.errors import BookingError, SlotTaken
@@ -116,7 +117,7 @@ def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bo
         "today_url": reverse(name, args=[location.pk, timezone.localdate(timezone=location.tz)]),
         "providers_url": reverse("booking:calendar_day", args=[location.pk, day]),
         "rooms_url": reverse("booking:calendar_rooms", args=[location.pk, day]),
-        "day_text": grids.local_text(_noon(day, location), location.tz, "l j F Y"),
+        "day_text": layout.local_text(_noon(day, location), location.tz, "l j F Y"),
     }
 
 
@@ -148,8 +149,8 @@ def _common(path: str, day: date, *, location: Location | None) -> dict[str, Any
         "location": location,
         "calendar_path": path,
         "book_url": reverse("booking:calendar_book", args=[location.pk]) if location else "",
-        "status_legend": [(s.value, s.label, grids.STATUS_ICONS[s]) for s in grids.SHOWN],
-        "kind_legend": [(k.value, k.label, grids.KIND_SHORT[k]) for k in VisitKind],
+        "status_legend": [(s.value, s.label, layout.STATUS_ICONS[s]) for s in layout.SHOWN],
+        "kind_legend": [(k.value, k.label, layout.KIND_SHORT[k]) for k in VisitKind],
         "panel": "",
     }
 
@@ -265,7 +266,7 @@ def _book(request: HttpRequest, form: BookForm, location: Location, patient: Pat
             _refusal(exc, location), alt_fields=[("patient", patient.pk), ("visit_type", data["visit_type"].pk)]
         )
         return _answer(request, "book", context, status=exc.status)
-    when = grids.local_text(appointment.start, location.tz)
+    when = layout.local_text(appointment.start, location.tz)
     context = _appointment_context(request, _appointment_or_404(appointment.pk))
     message = _("Booked: %(patient)s, %(when)s.") % {"patient": patient.full_name, "when": when}
     return _answer(request, "appointment", context, success=message)
@@ -283,7 +284,7 @@ def _book_context(
         "location": location,
         "book_action": reverse("booking:calendar_book", args=[location.pk]),
         "day": start.astimezone(location.tz).date(),
-        "start_text": grids.local_text(start, location.tz),
+        "start_text": layout.local_text(start, location.tz),
         "picked": picked,
         "search_url": reverse("booking:calendar_patients"),
     }
@@ -330,14 +331,14 @@ def _appointment_context(request: HttpRequest, appointment: Appointment, **extra
         "entry": entry,
         "location": appointment.location,
         "day": local.date(),
-        "when": grids.local_text(appointment.start, tz),
+        "when": layout.local_text(appointment.start, tz),
         "can_check_in": appointment.status == Status.BOOKED and timezone.localtime(now, tz).date() == local.date(),
         "can_no_show": appointment.status == Status.BOOKED and now >= appointment.start,
-        "can_change": appointment.status in grids.MOVABLE,
+        "can_change": appointment.status in layout.MOVABLE,
         "move_form": move_form,
         "move_url": reverse("booking:calendar_move", args=[appointment.pk]),
         "move_alt_fields": [],
-        "zone": grids.local_text(appointment.start, tz, "T"),
+        "zone": layout.local_text(appointment.start, tz, "T"),
         "cancel_form": extra.pop("cancel_form", None) or CancelForm(),
         **extra,
     }
@@ -371,7 +372,7 @@ def calendar_move(request: HttpRequest, appointment_id: int) -> HttpResponse:
         extra = {"move_form": form, "open_move": True, **_refusal(exc, appointment.location)}
         return _answer(request, "appointment", _appointment_context(request, appointment, **extra), status=exc.status)
     moved = _appointment_or_404(appointment.pk)
-    when = grids.local_text(moved.start, moved.location.tz)
+    when = layout.local_text(moved.start, moved.location.tz)
     message = _("Moved to %(when)s with %(provider)s.") % {"when": when, "provider": moved.provider}
     return _answer(request, "appointment", _appointment_context(request, moved), success=message)
 
@@ -440,7 +441,7 @@ def _refusal(exc: BookingError, location: Location) -> dict[str, Any]:
                 "start": alternative["start"],
                 "provider_id": alternative["provider"],
                 "provider": str(names.get(alternative["provider"], "")),
-                "when": grids.local_text(start, location.tz),
+                "when": layout.local_text(start, location.tz),
                 "same_provider": alternative.get("kind") == "same_provider",
             }
         )
