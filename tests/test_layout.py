@@ -52,7 +52,8 @@ def _pages(patterns: list[URLPattern | URLResolver], prefix: str = "") -> list[t
 
 @pytest.mark.parametrize("segment", sorted(AUDIENCE))
 def test_every_page_view_lives_in_its_audiences_package(segment: str) -> None:
-    pages = [(route, module) for route, module in _pages(get_resolver().url_patterns) if route.startswith(segment + "/")]
+    every_page = _pages(get_resolver().url_patterns)
+    pages = [(route, module) for route, module in every_page if route.startswith(segment + "/")]
     assert pages, f"no page under /{segment}/"
     misplaced = [(route, module) for route, module in pages if not module.startswith(AUDIENCE[segment])]
     assert misplaced == []
