@@ -622,7 +622,7 @@ def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from booking.messaging import reminders
+    from booking.messaging import delivery
     from booking.models import Appointment, MessageKind, Reminder, ReminderStatus, Status
     from clinic.models import Provider
     from patients.models import Patient, ReminderChannel
@@ -691,7 +691,7 @@ def scenario_reminders(ctx: Context) -> list[dict[str, Any]]:
             log(f"reminders: worker ready ({concurrency} processes); sweeping {count} due reminders")
             cpu_before = _cpu_seconds(worker.process.pid, gateway.process.pid)
             started = time.perf_counter()
-            handed_out = reminders.sweep_due(enqueue=enqueue, limit=count)
+            handed_out = delivery.sweep_due(enqueue=enqueue, limit=count)
             enqueued = time.perf_counter()
             sent = 0
             while time.perf_counter() - started < REMINDER_DEADLINE_S:

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from audit.viewing import ShowsPatients
-from booking.messaging import reminders
+from booking.messaging import planning, texts, words
 from booking.messaging.aftercare import aftercare_paragraphs, default_aftercare_paragraphs
 from booking.models import (
     Appointment,
@@ -138,12 +138,12 @@ class MessageTemplateForm(forms.ModelForm):
         data = super().clean()
         for field in ("subject", "body"):
             try:
-                reminders.render_text(data.get(field) or "", "", {})
+                texts.render_text(data.get(field) or "", "", {})
             except TemplateSyntaxError as exc:
                 self.add_error(field, _("This is not valid template text: %(error)s") % {"error": exc})
         if data.get("kind") != MessageKind.AFTERCARE:
             names = VisitType.objects.values_list("name", flat=True)
-            found = reminders.clinical_words_in(f"{data.get('subject', '')}\n{data.get('body', '')}", names)
+            found = words.clinical_words_in(f"{data.get('subject', '')}\n{data.get('body', '')}", names)
             if found:
                 raise forms.ValidationError(
                     _(
@@ -167,8 +167,8 @@ def _sample_context(template: MessageTemplate) -> dict:
         when = [start + timedelta(days=14 * n) for n in range(3)]
         sessions = [
             {
-                "date": reminders.format_local(at, reminders.DATE_FORMATS, language),
-                "time": reminders.format_local(at, reminders.TIME_FORMATS, language),
+                "date": texts.format_local(at, texts.DATE_FORMATS, language),
+                "time": texts.format_local(at, texts.TIME_FORMATS, language),
             }
             for at in when
         ]
@@ -180,12 +180,12 @@ def _sample_context(template: MessageTemplate) -> dict:
         "clinic_phone": location.phone if location else "(555) 555-0100",
         "clinic_email": location.email if location else "clinic@example.com",
         "clinic_address": location.address.strip() if location else "1 Example Street\nSpringfield",
-        "manage_url": reminders.manage_url(),
+        "manage_url": texts.manage_url(),
         "sessions": sessions,
         "aftercare": "\n\n".join(
             aftercare_paragraphs(location, language) if location else default_aftercare_paragraphs(language)
         ),
-        "offer_expires": reminders.format_local(start - timedelta(hours=2), reminders.TIME_FORMATS, language),
+        "offer_expires": texts.format_local(start - timedelta(hours=2), texts.TIME_FORMATS, language),
     }
 
 
@@ -213,7 +213,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         if template.pk is None:
             return _("Save to see a preview.")
         try:
-            subject, body = reminders.render_text(template.subject, template.body, _sample_context(template))
+            subject, body = texts.render_text(template.subject, template.body, _sample_context(template))
         except TemplateSyntaxError as exc:
             return format_html('<p class="errornote">{}</p>', exc)
         heading = format_html("<p><strong>{}</strong></p>", subject) if subject else ""
@@ -226,7 +226,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("placeholders"))
     def placeholders(self, template: MessageTemplate) -> str:
-        rows = format_html_join("", "<li><code>{{{{ {} }}}}</code>: {}</li>", reminders.CONTEXT_HELP.items())
+        rows = format_html_join("", "<li><code>{{{{ {} }}}}</code>: {}</li>", texts.CONTEXT_HELP.items())
         return format_html("<ul>{}</ul>", rows)
 
 
@@ -257,7 +257,7 @@ class ReminderAdmin(ShowsPatients, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Send the selected messages again"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
         now = timezone.now()
-        count = sum(reminders.resend(reminder, now=now) for reminder in queryset)
+        count = sum(planning.resend(reminder, now=now) for reminder in queryset)
         self.message_user(request, _("%(count)s message(s) will be sent again shortly.") % {"count": count})
         if count < queryset.count():
             self.message_user(request, _("Messages being sent right now were left alone."), messages.WARNING)

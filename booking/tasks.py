@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connections
 
 from booking import services
-from booking.messaging import reminders
+from booking.messaging import delivery
 
 
 @shared_task(name="booking.expire_holds")
@@ -35,7 +35,7 @@ def expire_waitlist_offers() -> int:
 @shared_task(name="booking.sweep_reminders")
 def sweep_reminders() -> int:
     """Hand every due message to the workers (beat runs this every minute)."""
-    return len(reminders.sweep_due())
+    return len(delivery.sweep_due())
 
 
 @shared_task(
@@ -57,8 +57,8 @@ def send_reminder(self, reminder_id: int) -> str:
     """
     delay = retry_delay(self.request.retries)
     try:
-        return reminders.deliver(reminder_id, retry_in=delay)
-    except reminders.TransientSendError as exc:
+        return delivery.deliver(reminder_id, retry_in=delay)
+    except delivery.TransientSendError as exc:
         raise self.retry(exc=exc, countdown=delay) from exc
 
 
@@ -99,13 +99,13 @@ def send_reminders(reminder_ids: list[int]) -> dict[str, int]:
     for position, reminder_id in enumerate(reminder_ids):
         if time.monotonic() > deadline:
             rest = reminder_ids[position:]
-            reminders.enqueue_all(rest)
+            delivery.enqueue_all(rest)
             outcomes["handed_on"] += len(rest)
             break
         delay = retry_delay(0)
         try:
-            outcomes[reminders.deliver(reminder_id, retry_in=delay)] += 1
-        except reminders.TransientSendError:
+            outcomes[delivery.deliver(reminder_id, retry_in=delay)] += 1
+        except delivery.TransientSendError:
             # The row waits as pending until then; the retry carries on send_reminder's count.
             send_reminder.apply_async((reminder_id,), countdown=delay, retries=1)
             outcomes["retrying"] += 1

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from booking.desk.series import staff_only
-from booking.messaging import reminders
+from booking.messaging import planning
 from booking.models import Reminder, ReminderStatus
 from clinic.access import patients_viewed
 
@@ -76,7 +76,7 @@ def _label(key: str) -> str:
 def message_resend(request: HttpRequest, reminder_id: int) -> HttpResponse:
     """Send one message again (a new idempotency key, so the gateway does not drop it)."""
     reminder = get_object_or_404(Reminder, pk=reminder_id)
-    if reminder.status in RESENDABLE and reminders.resend(reminder):
+    if reminder.status in RESENDABLE and planning.resend(reminder):
         messages.success(request, _("The message will be sent again within a minute."))
     else:
         messages.warning(request, _("This message is being sent right now; it was left alone."))

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 
 def seed_templates(apps, schema_editor):
-    from booking.messaging.reminders import default_texts
+    from booking.messaging.texts import default_texts
 
     MessageTemplate = apps.get_model("booking", "MessageTemplate")
     have = set(MessageTemplate.objects.filter(location__isnull=True).values_list("kind", "channel", "language"))

@@ -14,7 +14,7 @@ EARLIER_AFTERCARE_BODIES = {
 
 
 def use_location_aftercare_text(apps, schema_editor):
-    from booking.messaging.reminders import default_texts
+    from booking.messaging.texts import default_texts
 
     MessageTemplate = apps.get_model("booking", "MessageTemplate")
     for language, earlier in EARLIER_AFTERCARE_BODIES.items():

@@ -120,7 +120,7 @@ class Reminder(models.Model):
 class MessageTemplate(models.Model):
     """The text of one kind of message on one channel in one language; location null = clinic default.
 
-    Bodies are Django template text rendered with plain values only (see booking.reminders.CONTEXT_HELP).
+    Bodies are Django template text rendered with plain values only (see booking.messaging.texts.CONTEXT_HELP).
     """
 
     location = models.ForeignKey(

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from booking.errors import BookingError, InvalidTransition, SlotTaken
-from booking.messaging import reminders
+from booking.messaging import planning
 from booking.models import Appointment, EventAction, Series, Status
 from booking.scheduling.availability import PATIENT_POLICY, Policy
 from booking.services import write_path as wp
@@ -71,7 +71,7 @@ def book_appointment(
         )
         wp.record(appointment, EventAction.HELD if hold else EventAction.BOOKED, by=by, now=now)
         if not hold:
-            reminders.schedule_for(appointment, now=now, new=True)
+            planning.schedule_for(appointment, now=now, new=True)
         return appointment
 
     try:
@@ -98,7 +98,7 @@ def confirm_hold(*, appointment: Appointment, by: User, now: datetime | None = N
                 "hold_expired", "The time was held for you for a few minutes only; please pick it again."
             )
         wp.record(appointment, EventAction.CONFIRMED, by=by, now=now, from_status=Status.HELD)
-        reminders.schedule_for(appointment, now=now)
+        planning.schedule_for(appointment, now=now)
         return appointment
 
     return wp.write(write)
@@ -210,7 +210,7 @@ def _after_cancel(appointment: Appointment, now: datetime) -> None:
     waitlist (a rolled-back cancellation offers nothing; docs/waitlist.md)."""
     from booking.services.waitlist import offer_after_cancellation  # waitlist books through this module
 
-    reminders.cancel_for(appointment, now=now)
+    planning.cancel_for(appointment, now=now)
     offer_after_cancellation(appointment, now=now)
 
 
@@ -247,7 +247,7 @@ def complete_appointment(*, appointment: Appointment, by: User, now: datetime | 
         action=EventAction.COMPLETED,
         by=by,
         now=now,
-        after=lambda done: reminders.aftercare_for(done, now=now),
+        after=lambda done: planning.aftercare_for(done, now=now),
     )
 
 

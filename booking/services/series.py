@@ -13,7 +13,7 @@ from django.utils.translation import gettext_noop
 
 from audit.registry import log_queryset_update
 from booking.errors import BookingError, InvalidTransition, SeriesClash, SeriesNeedsChoice, SlotTaken
-from booking.messaging import reminders
+from booking.messaging import planning
 from booking.models import Appointment, EventAction, Series, SeriesStatus, Status
 from booking.scheduling import series as series_planner
 from booking.scheduling.availability import Policy, Reason
@@ -182,9 +182,9 @@ def _book_sessions(
             )
             reason = f"series session {session.number} of {series.sessions_planned}"
             wp.record(appointment, EventAction.BOOKED, by=by, now=now, reason=reason)
-            reminders.schedule_for(appointment, now=now, confirmation=False, new=True)
+            planning.schedule_for(appointment, now=now, confirmation=False, new=True)
             if session is plan[0]:
-                reminders.series_summary_for(appointment, now=now)  # one message for the whole series
+                planning.series_summary_for(appointment, now=now)  # one message for the whole series
         if series.status == SeriesStatus.PLANNED:
             series.status = SeriesStatus.ACTIVE
             series.save(update_fields=["status"])
@@ -635,7 +635,7 @@ def _close_series(series: Series, *, to: SeriesStatus, by: User, reason: str, no
             appointment.cancel_reason = reason
             appointment.save(update_fields=["status", "cancel_reason", "updated_at"])
             wp.record(appointment, EventAction.CANCELLED, by=by, now=now, from_status=before, reason=reason)
-            reminders.cancel_for(appointment, now=now)
+            planning.cancel_for(appointment, now=now)
             offer_after_cancellation(appointment, now=now)
         series.refresh_from_db()
         return series

@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from booking.errors import BookingError, OfferClosed, OfferNotFound, SlotTaken
-from booking.messaging import reminders
+from booking.messaging import planning, policy
 from booking.models import (
     Appointment,
     OfferStatus,
@@ -139,7 +139,7 @@ def _offer_times(
 ) -> tuple[datetime, datetime] | None:
     """(when the message may go, when the offer runs out), or None when it is too late to offer."""
     cutoff = rules.closes_at(start, visit_type.min_notice_minutes)
-    send_at = reminders.delivery_time(now, location.tz, now=now, before=cutoff)
+    send_at = policy.delivery_time(now, location.tz, now=now, before=cutoff)
     if send_at is None:
         return None
     expires = rules.offer_expiry(sent_at=send_at, start=start, min_notice_minutes=visit_type.min_notice_minutes)
@@ -171,7 +171,7 @@ def _make_offer(
         created_by=by,
         created_at=now,
     )
-    reminders.waitlist_offer_for(offer, channels=reminders.offer_channels(entry.patient), send_at=times[0])
+    planning.waitlist_offer_for(offer, channels=policy.offer_channels(entry.patient), send_at=times[0])
     if WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistStatus.WAITING).update(status=WaitlistStatus.OFFERED):
         entry.status = WaitlistStatus.OFFERED
     return offer
@@ -219,7 +219,7 @@ def matching_entries(
         if rules.fits(_wish(entry), local_start, local_end)
         and entry.patient_id not in busy
         and entry.patient_id not in blocked
-        and reminders.offer_channels(entry.patient)
+        and policy.offer_channels(entry.patient)
     ]
 
 
@@ -355,7 +355,7 @@ def _close_offers(offers: Any, status: str, now: datetime) -> list[int]:
     if not ids:
         return []
     WaitlistOffer.objects.filter(pk__in=ids, status=OfferStatus.OPEN).update(status=status, closed_at=now)
-    reminders.close_offer_messages(ids, why=f"the offer is {OfferStatus(status).label.lower()}", now=now)
+    planning.close_offer_messages(ids, why=f"the offer is {OfferStatus(status).label.lower()}", now=now)
     entry_ids = WaitlistOffer.objects.filter(pk__in=ids).values_list("entry_id", flat=True)
     still_open = WaitlistOffer.objects.open().filter(entry=OuterRef("pk"))
     WaitlistEntry.objects.filter(pk__in=entry_ids, status=WaitlistStatus.OFFERED).filter(~Exists(still_open)).update(
@@ -445,7 +445,7 @@ def accept_offer(*, token: str = "", token_hash: str = "", by: User = None, now:
         WaitlistOffer.objects.filter(pk=offer.pk).update(
             status=OfferStatus.ACCEPTED, appointment=appointment, closed_at=now
         )
-        reminders.close_offer_messages([offer.pk], why="the offer was accepted", now=now)
+        planning.close_offer_messages([offer.pk], why="the offer was accepted", now=now)
         WaitlistEntry.objects.filter(pk=offer.entry_id).update(
             status=WaitlistStatus.BOOKED, closed_at=now, close_reason="booked from a waitlist offer"
         )

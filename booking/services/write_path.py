@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from booking.errors import BookingError, SlotBusy, SlotTaken
-from booking.messaging import reminders
+from booking.messaging import planning
 from booking.models import Appointment, AppointmentEvent, EventAction, Status
 from booking.scheduling.availability import PATIENT_POLICY, Policy, Reason, check_start
 from booking.scheduling.loading import find_slots, load_schedule, slots_as_dicts
@@ -288,4 +288,4 @@ def move_row(
         from_provider_id=from_provider_id,
         reason=reason,
     )
-    reminders.reschedule_for(row, now=now)
+    planning.reschedule_for(row, now=now)

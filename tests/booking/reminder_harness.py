@@ -229,7 +229,7 @@ def producer(broker_url: str, queue: str) -> Any:
     ids each, as the sweep's own enqueue does) to `queue` on `broker_url`."""
     from celery import Celery
 
-    from booking.messaging.reminders import batches
+    from booking.messaging.delivery import batches
 
     app = Celery("reminder-harness", broker=broker_url, set_as_current=False)
     app.conf.task_serializer = "json"

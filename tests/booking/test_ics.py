@@ -6,7 +6,7 @@ import pytest
 from icalendar import Calendar
 
 from booking import services
-from booking.messaging import reminders
+from booking.messaging import delivery
 from booking.messaging.ics import appointment_ics
 from booking.models import MessageKind, Reminder
 from booking.scheduling.availability import STAFF_POLICY
@@ -31,7 +31,7 @@ def book(clinic, hour=9, day=MONDAY, **extra):
 
 def send_confirmation(appointment) -> None:
     row = Reminder.objects.get(appointment=appointment, kind=MessageKind.CONFIRMATION, channel="email")
-    assert reminders.deliver(row.pk, now=NOW) == "sent"
+    assert delivery.deliver(row.pk, now=NOW) == "sent"
 
 
 def the_event(ics: bytes):
@@ -87,5 +87,5 @@ def test_the_ics_speaks_the_patients_language(clinic, mailoutbox):
 def test_reminders_carry_no_ics(clinic, mailoutbox):
     appointment = book(clinic)
     row = Reminder.objects.get(appointment=appointment, kind=MessageKind.REMINDER_LONG, channel="email")
-    assert reminders.deliver(row.pk, now=row.send_at) == "sent"
+    assert delivery.deliver(row.pk, now=row.send_at) == "sent"
     assert all(not message.attachments for message in mailoutbox)

@@ -10,7 +10,7 @@ import time_machine
 from django.test import Client
 
 from booking import services
-from booking.messaging import reminders
+from booking.messaging import delivery, planning
 from booking.models import Appointment, AppointmentEvent, EventAction, ManageLink, MessageKind, Reminder, Status
 from patients.models import Language
 from tests.conftest import MONDAY, NOW
@@ -42,7 +42,7 @@ def book(clinic, *, hour=9, patient=None):
 def emailed_link(appointment, mailoutbox, kind=MessageKind.CONFIRMATION) -> str:
     """Send the message as the worker would and read the link out of the e-mail."""
     row = Reminder.objects.get(appointment=appointment, kind=kind, channel="email")
-    assert reminders.deliver(row.pk, now=NOW) == "sent"
+    assert delivery.deliver(row.pk, now=NOW) == "sent"
     found = LINK.search(mailoutbox[-1].body)
     assert found, mailoutbox[-1].body
     return found.group(1)
@@ -135,7 +135,7 @@ def test_a_visit_cancelled_by_the_desk_makes_its_links_unusable(clinic, mailoutb
 def test_every_send_makes_a_new_link_and_using_one_uses_them_all(clinic, mailoutbox, frozen):
     appointment = book(clinic)
     first = emailed_link(appointment, mailoutbox)
-    reminders.resend(Reminder.objects.get(appointment=appointment, kind=MessageKind.CONFIRMATION, channel="email"))
+    planning.resend(Reminder.objects.get(appointment=appointment, kind=MessageKind.CONFIRMATION, channel="email"))
     second = emailed_link(appointment, mailoutbox)
     assert first != second and ManageLink.objects.count() == 2
 
@@ -200,7 +200,7 @@ def test_an_sms_reminder_carries_a_link_too(clinic, frozen, settings):
     clinic.bob.save()
     appointment = book(clinic, patient=clinic.bob)
     row = Reminder.objects.get(appointment=appointment, kind=MessageKind.REMINDER_SHORT, channel="sms")
-    assert reminders.deliver(row.pk, now=row.send_at) == "sent"
+    assert delivery.deliver(row.pk, now=row.send_at) == "sent"
     found = re.search(r"http://testserver(/manage/[A-Za-z0-9_-]+)", sms.outbox[-1].body)
     assert found and Client().get(found.group(1)).status_code == 200
     sms.outbox.clear()
@@ -210,7 +210,7 @@ def test_the_cancellation_message_links_to_the_appointments_page_not_a_token(cli
     appointment = book(clinic)
     services.cancel_appointment(appointment=appointment, by=None, reason="phoned")
     row = Reminder.objects.get(appointment=appointment, kind=MessageKind.CANCELLATION, channel="email")
-    reminders.deliver(row.pk, now=NOW)
+    delivery.deliver(row.pk, now=NOW)
     assert "/manage/" not in mailoutbox[-1].body
     assert ManageLink.objects.count() == 0
 

@@ -353,7 +353,7 @@ def test_aftercare_in_spanish(clinic, alice):
 
 
 def test_the_aftercare_message_carries_the_same_text(clinic, mailoutbox, settings):
-    from booking.messaging import reminders
+    from booking.messaging import delivery
     from booking.models import MessageKind, Reminder
 
     settings.REMINDER_QUIET_HOURS = ""
@@ -365,7 +365,7 @@ def test_the_aftercare_message_carries_the_same_text(clinic, mailoutbox, setting
     complete(clinic, appointment)
     row = Reminder.objects.get(appointment=appointment, kind=MessageKind.AFTERCARE, channel="email")
     with time_machine.travel(clinic.at(MONDAY, 12), tick=False):
-        assert reminders.deliver(row.pk) == "sent"
+        assert delivery.deliver(row.pk) == "sent"
     assert "Texto propio de la clínica." in mailoutbox[0].body
     assert aftercare_paragraphs(clinic.location, "es") == ["Texto propio de la clínica."]
 

@@ -25,7 +25,7 @@ from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from booking.messaging import reminders
+from booking.messaging import delivery
 from booking.models import Appointment, MessageKind, Reminder, ReminderStatus, Status
 from clinic.models import Location, Provider, VisitKind, VisitType
 from patients.models import Patient, ReminderChannel
@@ -115,7 +115,7 @@ def test_killing_the_worker_loses_nothing_and_delivers_each_reminder_once(tmp_pa
         def beat() -> None:
             nonlocal last_sweep
             if time.monotonic() - last_sweep >= 1.0:
-                reminders.sweep_due(enqueue=enqueue)
+                delivery.sweep_due(enqueue=enqueue)
                 last_sweep = time.monotonic()
 
         timeline: list[str] = []

@@ -12,7 +12,7 @@ import time_machine
 from django.db import transaction
 
 from booking import services
-from booking.messaging import reminders
+from booking.messaging import delivery, planning, policy, texts
 from booking.models import MessageKind, Reminder, ReminderStatus, Status
 from booking.scheduling.availability import STAFF_POLICY
 from clinic.models import WorkingHours
@@ -49,7 +49,7 @@ def local(instant: datetime) -> datetime:
 def due_ids() -> set[int]:
     """What a sweep at the current (frozen) time hands out, without handing it out."""
     with transaction.atomic():
-        ids = set(reminders.sweep_due(enqueue=lambda ids: None))
+        ids = set(delivery.sweep_due(enqueue=lambda ids: None))
         transaction.set_rollback(True)
     return ids
 
@@ -136,7 +136,7 @@ def test_a_patient_who_opted_out_gets_no_reminder_even_if_booked_before(clinic):
     clinic.alice.save()
     reminder = rows(appointment)[(K.REMINDER_LONG, "email")]
 
-    assert reminders.deliver(reminder.pk, now=reminder.send_at) == ReminderStatus.SKIPPED
+    assert delivery.deliver(reminder.pk, now=reminder.send_at) == ReminderStatus.SKIPPED
     reminder.refresh_from_db()
     assert reminder.last_error == "the patient opted out of reminders"
 
@@ -237,7 +237,7 @@ def test_the_last_reminder_goes_at_its_local_time_across_each_transition_and_say
 
     def sweep_and_send() -> None:  # beat's sweep, then the worker's task, at the frozen time
         with django_capture_on_commit_callbacks(execute=True):
-            reminders.sweep_due(enqueue=lambda ids: tasks.send_reminders.apply(args=[ids]))
+            delivery.sweep_due(enqueue=lambda ids: tasks.send_reminders.apply(args=[ids]))
 
     with time_machine.travel(send_at - timedelta(seconds=1), tick=False):
         sweep_and_send()
@@ -256,11 +256,11 @@ def test_a_reminder_time_in_the_spring_gap_moves_forward_and_an_ambiguous_one_is
     spring = datetime(2026, 3, 9, 2, 30, tzinfo=NY)  # Monday 02:30 EDT; Sunday 02:30 does not exist
     autumn = datetime(2026, 11, 2, 1, 30, tzinfo=NY)  # Monday 01:30 EST; Sunday 01:30 happens twice
 
-    assert reminders.wall_clock_before(spring, timedelta(hours=24), NY) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+    assert policy.wall_clock_before(spring, timedelta(hours=24), NY) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
     assert local(datetime(2026, 3, 8, 7, 30, tzinfo=UTC)) == datetime(2026, 3, 8, 3, 30)
-    first = reminders.wall_clock_before(autumn, timedelta(hours=24), NY)
+    first = policy.wall_clock_before(autumn, timedelta(hours=24), NY)
     assert first == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, the first of the two
-    assert reminders.wall_clock_before(autumn, timedelta(hours=26), NY) == first - timedelta(hours=2)
+    assert policy.wall_clock_before(autumn, timedelta(hours=26), NY) == first - timedelta(hours=2)
 
 
 # --- quiet hours ----------------------------------------------------------------------------
@@ -286,7 +286,7 @@ EVENING = at_ny(2026, 12, 7, 20, 0)
 def test_quiet_hours_hold_a_message_back_to_their_end_but_never_past_the_visit(settings, now, due, visit, expected):
     settings.REMINDER_QUIET_HOURS = (time(21), time(8))
 
-    assert reminders.delivery_time(due, NY, now=now, before=visit) == expected
+    assert policy.delivery_time(due, NY, now=now, before=visit) == expected
 
 
 def test_a_short_reminder_in_the_early_morning_waits_for_the_end_of_quiet_hours(clinic, settings):
@@ -305,7 +305,7 @@ def test_quiet_hours_are_checked_again_when_the_message_is_sent(clinic, settings
     aftercare = rows(appointment)[(K.AFTERCARE, "email")]
     late = clinic.at(MONDAY, 22, 15).astimezone(UTC)  # say the worker was down until 22:15
 
-    assert reminders.deliver(aftercare.pk, now=late) == ReminderStatus.PENDING
+    assert delivery.deliver(aftercare.pk, now=late) == ReminderStatus.PENDING
     aftercare.refresh_from_db()
     assert local(aftercare.send_at) == datetime(2026, 12, 8, 8, 0)
     assert aftercare.last_error == "waiting for quiet hours to end"
@@ -317,7 +317,7 @@ def test_a_confirmation_goes_at_once_even_at_night(clinic, mailoutbox):
     confirmation = rows(appointment)[(K.CONFIRMATION, "email")]
 
     assert confirmation.send_at == night
-    assert reminders.deliver(confirmation.pk, now=night) == ReminderStatus.SENT
+    assert delivery.deliver(confirmation.pk, now=night) == ReminderStatus.SENT
     assert len(mailoutbox) == 1
 
 
@@ -327,7 +327,7 @@ def test_a_confirmation_goes_at_once_even_at_night(clinic, mailoutbox):
 def test_moving_an_appointment_moves_its_reminders_and_tells_the_patient(clinic):
     appointment = book(clinic)
     confirmation = rows(appointment)[(K.CONFIRMATION, "email")]
-    assert reminders.deliver(confirmation.pk, now=NOW) == ReminderStatus.SENT
+    assert delivery.deliver(confirmation.pk, now=NOW) == ReminderStatus.SENT
 
     services.move_appointment(
         appointment=appointment, start=clinic.at(MONDAY + timedelta(days=2), 14), by=None, now=NOW
@@ -352,7 +352,7 @@ def test_a_move_before_the_confirmation_went_needs_no_change_message(clinic):
 def test_a_reminder_already_sent_is_armed_again_with_a_new_key_when_the_visit_moves_later(clinic):
     appointment = book(clinic)
     early = rows(appointment)[(K.REMINDER_LONG, "email")]
-    assert reminders.deliver(early.pk, now=early.send_at) == ReminderStatus.SENT
+    assert delivery.deliver(early.pk, now=early.send_at) == ReminderStatus.SENT
     first_key = Reminder.objects.get(pk=early.pk).idempotency_key
 
     services.move_appointment(
@@ -419,12 +419,12 @@ def test_a_series_gets_one_summary_and_reminders_for_each_session(clinic, desk_u
     assert summary.appointment == sessions[0]
     assert not Reminder.objects.filter(kind=K.CONFIRMATION).exists()
     assert Reminder.objects.filter(kind=K.REMINDER_SHORT).count() == 4
-    subject, body = reminders.render(summary, now=NOW)
+    subject, body = texts.render(summary, now=NOW)
     assert body.count("at 9:00 AM EST") == 4
 
     services.cancel_series_remaining(series=series, by=desk_user, reason="feeling better", now=NOW)
     assert Reminder.objects.filter(kind=K.CANCELLATION).count() == 4
-    assert not Reminder.objects.filter(kind__in=reminders.REMINDERS, status=ReminderStatus.PENDING).exists()
+    assert not Reminder.objects.filter(kind__in=planning.REMINDERS, status=ReminderStatus.PENDING).exists()
 
 
 def test_a_checked_in_patient_gets_no_last_reminder(clinic):
@@ -433,4 +433,4 @@ def test_a_checked_in_patient_gets_no_last_reminder(clinic):
     appointment.status = Status.CHECKED_IN  # as if the patient came early (test shortcut)
     appointment.save(update_fields=["status"])
 
-    assert reminders.deliver(short.pk, now=short.send_at) == ReminderStatus.SKIPPED
+    assert delivery.deliver(short.pk, now=short.send_at) == ReminderStatus.SKIPPED

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from booking import services
-from booking.messaging import reminders
+from booking.messaging import texts
 from booking.models import MessageKind, MessageTemplate, Reminder, ReminderStatus
 from clinic import roles
 from tests.conftest import MONDAY, NOW
@@ -20,7 +20,7 @@ K = MessageKind
 
 @pytest.fixture
 def template(clinic):
-    reminders.seed_message_templates()
+    texts.seed_message_templates()
     return MessageTemplate.objects.get(location=None, kind=K.REMINDER_SHORT, channel="sms", language="en")
 
 

@@ -12,7 +12,8 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from booking import services, tasks
-from booking.messaging import reminders, sms
+from booking.messaging import delivery, planning, sms, words
+from booking.messaging import texts as message_texts
 from booking.models import Channel, MessageKind, MessageTemplate, Reminder, ReminderStatus
 from clinic.celery import app as celery_app
 from patients.models import Language, ReminderChannel
@@ -51,7 +52,7 @@ def reminder(appointment, kind, channel="email") -> Reminder:
 
 def sweep(now, **kwargs) -> list[int]:
     """The ids a sweep hands out (enqueued after commit, which tests that use the db never reach)."""
-    return reminders.sweep_due(now, enqueue=lambda ids: None, **kwargs)
+    return delivery.sweep_due(now, enqueue=lambda ids: None, **kwargs)
 
 
 # --- sweep and claim --------------------------------------------------------------------------
@@ -64,7 +65,7 @@ def test_a_sweep_hands_out_due_rows_after_commit_and_not_again_until_requeue(
     handed_out: list[int] = []
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert reminders.sweep_due(NOW, enqueue=handed_out.extend) == [confirmation.pk]
+        assert delivery.sweep_due(NOW, enqueue=handed_out.extend) == [confirmation.pk]
         assert handed_out == []  # not before the commit
     assert handed_out == [confirmation.pk]
     assert sweep(NOW + timedelta(seconds=30)) == []  # handed out already
@@ -77,7 +78,7 @@ def test_a_sweep_that_rolls_back_enqueues_nothing(clinic, django_capture_on_comm
     handed_out: list[int] = []
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
-        reminders.sweep_due(NOW, enqueue=handed_out.extend)
+        delivery.sweep_due(NOW, enqueue=handed_out.extend)
         raise RuntimeError("rolled back")
 
     assert handed_out == []
@@ -86,29 +87,29 @@ def test_a_sweep_that_rolls_back_enqueues_nothing(clinic, django_capture_on_comm
 def test_only_one_claim_wins(clinic):
     confirmation = reminder(book(clinic), K.CONFIRMATION)
 
-    assert reminders.claim(confirmation.pk, NOW) is True
-    assert reminders.claim(confirmation.pk, NOW) is False
+    assert delivery.claim(confirmation.pk, NOW) is True
+    assert delivery.claim(confirmation.pk, NOW) is False
     confirmation.refresh_from_db()
     assert confirmation.status == ReminderStatus.SENDING and confirmation.attempts == 1
 
 
 def test_a_row_whose_worker_died_is_handed_out_again_after_its_lease(clinic, mailoutbox):
     confirmation = reminder(book(clinic), K.CONFIRMATION)
-    assert reminders.claim(confirmation.pk, NOW)  # ... and the worker is killed before it sends
+    assert delivery.claim(confirmation.pk, NOW)  # ... and the worker is killed before it sends
     lease = timedelta(seconds=django_settings.REMINDER_LEASE_SECONDS)
 
     assert sweep(NOW + lease - timedelta(seconds=1)) == []
     assert sweep(NOW + lease) == [confirmation.pk]
-    assert reminders.deliver(confirmation.pk, now=NOW + lease) == ReminderStatus.SENT
+    assert delivery.deliver(confirmation.pk, now=NOW + lease) == ReminderStatus.SENT
     confirmation.refresh_from_db()
     assert confirmation.attempts == 2 and len(mailoutbox) == 1
 
 
 def test_a_worker_whose_claim_was_taken_over_cannot_mark_the_row(clinic):
     confirmation = reminder(book(clinic), K.CONFIRMATION)
-    assert reminders.claim(confirmation.pk, NOW)
+    assert delivery.claim(confirmation.pk, NOW)
     lease = timedelta(seconds=django_settings.REMINDER_LEASE_SECONDS)
-    assert reminders.claim(confirmation.pk, NOW + lease)  # a second worker, after the lease
+    assert delivery.claim(confirmation.pk, NOW + lease)  # a second worker, after the lease
     slow_worker_claim = Reminder.objects.filter(pk=confirmation.pk, status=ReminderStatus.SENDING, attempts=1)
 
     assert slow_worker_claim.update(status=ReminderStatus.SENT, sent_at=NOW) == 0
@@ -149,7 +150,7 @@ def test_two_sweeps_at_once_send_nothing_twice(sms_outbox):
         return run
 
     def sweeper():
-        ids = reminders.sweep_due(NOW, enqueue=lambda ids: None)
+        ids = delivery.sweep_due(NOW, enqueue=lambda ids: None)
         with lock:
             handed_out.extend(ids)
 
@@ -164,7 +165,7 @@ def test_two_sweeps_at_once_send_nothing_twice(sms_outbox):
 
     def worker(ids):
         for pk in ids:
-            result = reminders.deliver(pk, now=NOW)
+            result = delivery.deliver(pk, now=NOW)
             with lock:
                 outcomes.append(result)
 
@@ -190,10 +191,10 @@ def test_a_reminder_for_a_cancelled_appointment_never_goes_out_even_if_already_e
     services.cancel_appointment(appointment=appointment, by=None, reason="patient called", now=NOW)
     Reminder.objects.filter(pk=early.pk).update(status=ReminderStatus.PENDING)  # ... and not caught in time
 
-    assert reminders.deliver(early.pk, now=early.send_at) == ReminderStatus.CANCELLED
+    assert delivery.deliver(early.pk, now=early.send_at) == ReminderStatus.CANCELLED
     early.refresh_from_db()
     assert early.status == ReminderStatus.CANCELLED and early.last_error == "the appointment is cancelled"
-    assert reminders.deliver(reminder(appointment, K.CANCELLATION).pk, now=NOW) == ReminderStatus.SENT
+    assert delivery.deliver(reminder(appointment, K.CANCELLATION).pk, now=NOW) == ReminderStatus.SENT
     assert [m.subject for m in mailoutbox] == ["Your appointment on Monday, December 7, 2026 is cancelled"]
 
 
@@ -201,7 +202,7 @@ def test_nothing_about_a_visit_goes_out_once_it_has_started(clinic, mailoutbox):
     appointment = book(clinic)
     confirmation = reminder(appointment, K.CONFIRMATION)
 
-    assert reminders.deliver(confirmation.pk, now=appointment.start) == ReminderStatus.SKIPPED
+    assert delivery.deliver(confirmation.pk, now=appointment.start) == ReminderStatus.SKIPPED
     assert mailoutbox == []
 
 
@@ -210,7 +211,7 @@ def test_a_missing_address_skips_the_message_with_the_reason(clinic):
     clinic.alice.email = ""
     clinic.alice.save()
 
-    assert reminders.deliver(confirmation.pk, now=NOW) == ReminderStatus.SKIPPED
+    assert delivery.deliver(confirmation.pk, now=NOW) == ReminderStatus.SKIPPED
     confirmation.refresh_from_db()
     assert confirmation.last_error == "no e-mail address on file"
 
@@ -225,7 +226,7 @@ def test_a_spanish_speaking_patient_gets_the_spanish_text(clinic, mailoutbox, sm
     appointment = book(clinic, patient=clinic.bob)
 
     for channel in (Channel.EMAIL, Channel.SMS):
-        assert reminders.deliver(reminder(appointment, K.CONFIRMATION, channel).pk, now=NOW) == ReminderStatus.SENT
+        assert delivery.deliver(reminder(appointment, K.CONFIRMATION, channel).pk, now=NOW) == ReminderStatus.SENT
 
     [email] = mailoutbox
     assert email.subject == "Su cita en Riverside Pain Clinic está reservada"
@@ -245,11 +246,11 @@ def test_the_locations_own_active_template_wins_over_the_clinic_default(clinic, 
         subject="See you, {{ patient_first_name }}", body="{{ date }} at {{ time }}",
     )  # fmt: skip
     appointment = book(clinic)
-    reminders.deliver(reminder(appointment, K.CONFIRMATION).pk, now=NOW)
+    delivery.deliver(reminder(appointment, K.CONFIRMATION).pk, now=NOW)
     own.active = False
     own.save()
-    reminders.resend(reminder(appointment, K.CONFIRMATION), now=NOW)
-    reminders.deliver(reminder(appointment, K.CONFIRMATION).pk, now=NOW)
+    planning.resend(reminder(appointment, K.CONFIRMATION), now=NOW)
+    delivery.deliver(reminder(appointment, K.CONFIRMATION).pk, now=NOW)
 
     assert [(m.subject, m.body) for m in mailoutbox] == [
         ("See you, Alice", "Monday, December 7, 2026 at 9:00 AM EST\n"),
@@ -258,12 +259,12 @@ def test_the_locations_own_active_template_wins_over_the_clinic_default(clinic, 
 
 
 def test_every_kind_has_a_default_text_in_english_and_spanish_for_both_channels():
-    texts = reminders.default_texts()
+    texts = message_texts.default_texts()
 
     assert set(texts) == {(k, c, lang) for k in K.values for c in Channel.values for lang in Language.values}
     assert all(subject for (kind, channel, _), (subject, _) in texts.items() if channel == Channel.EMAIL)
-    assert reminders.seed_message_templates() >= 0
-    assert reminders.seed_message_templates() == 0  # running it again adds nothing
+    assert message_texts.seed_message_templates() >= 0
+    assert message_texts.seed_message_templates() == 0  # running it again adds nothing
     assert MessageTemplate.objects.filter(location__isnull=True).count() == len(texts)
 
 
@@ -273,22 +274,22 @@ def test_no_default_text_says_anything_clinical(clinic):
     appointment.save()
     visit_words = [clinic.tpi.name, clinic.evaluation.name, clinic.dr_alvarez.display_name, "trapezius"]
 
-    for (kind, channel, language), (subject, body) in reminders.default_texts().items():
-        context = reminders.message_context(appointment, kind, language, now=NOW)
-        rendered = "\n".join(reminders.render_text(subject, body, context))
-        assert reminders.clinical_words_in(rendered, visit_words) == [], (kind, channel, language)
+    for (kind, channel, language), (subject, body) in message_texts.default_texts().items():
+        context = message_texts.message_context(appointment, kind, language, now=NOW)
+        rendered = "\n".join(message_texts.render_text(subject, body, context))
+        assert words.clinical_words_in(rendered, visit_words) == [], (kind, channel, language)
         assert "{{" not in rendered and "{%" not in rendered
 
 
 def test_reminder_texts_carry_time_place_clinic_and_manage_link(clinic):
     appointment = book(clinic)
-    for (kind, channel, language), (subject, body) in reminders.default_texts().items():
-        if kind not in reminders.REMINDERS:
+    for (kind, channel, language), (subject, body) in message_texts.default_texts().items():
+        if kind not in planning.REMINDERS:
             continue
-        context = reminders.message_context(appointment, kind, language, now=NOW)
-        _, rendered = reminders.render_text(subject, body, context)
+        context = message_texts.message_context(appointment, kind, language, now=NOW)
+        _, rendered = message_texts.render_text(subject, body, context)
         assert context["date"] in rendered and context["time"] in rendered, (kind, channel, language)
-        assert "Riverside Pain Clinic" in rendered and reminders.manage_url() in rendered
+        assert "Riverside Pain Clinic" in rendered and message_texts.manage_url() in rendered
 
 
 # --- backends -------------------------------------------------------------------------------
@@ -297,7 +298,7 @@ def test_reminder_texts_carry_time_place_clinic_and_manage_link(clinic):
 def test_an_email_carries_its_idempotency_key(clinic, mailoutbox):
     confirmation = reminder(book(clinic), K.CONFIRMATION)
 
-    reminders.deliver(confirmation.pk, now=NOW)
+    delivery.deliver(confirmation.pk, now=NOW)
 
     [email] = mailoutbox
     assert email.to == ["alice@example.com"] and email.reply_to == ["riverside@example.com"]
@@ -384,8 +385,8 @@ def sms_confirmation(clinic):
 def test_a_transient_failure_puts_the_row_back_to_wait_for_its_retry(clinic, failing_gateway):
     confirmation = sms_confirmation(clinic)
 
-    with pytest.raises(reminders.TransientSendError):
-        reminders.deliver(confirmation.pk, now=NOW, retry_in=30)
+    with pytest.raises(delivery.TransientSendError):
+        delivery.deliver(confirmation.pk, now=NOW, retry_in=30)
 
     confirmation.refresh_from_db()
     assert confirmation.status == ReminderStatus.PENDING
@@ -416,7 +417,7 @@ def test_the_task_sends_and_says_so(clinic, mailoutbox):
     confirmation = reminder(book(clinic), K.CONFIRMATION)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reminders.timezone, "now", lambda: NOW)
+        patch.setattr(delivery.timezone, "now", lambda: NOW)
         assert tasks.send_reminder.apply(args=[confirmation.pk]).get() == ReminderStatus.SENT
         assert tasks.send_reminder.apply(args=[confirmation.pk]).get() == "not_claimed"
     assert len(mailoutbox) == 1
@@ -426,7 +427,7 @@ def test_a_batch_sends_each_row_once_and_a_redelivered_batch_sends_nothing_again
     rows = [reminder(book(clinic, hour=hour), K.CONFIRMATION).pk for hour in (9, 10, 11)]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reminders.timezone, "now", lambda: NOW)
+        patch.setattr(delivery.timezone, "now", lambda: NOW)
         assert tasks.send_reminders.apply(args=[rows]).get() == {ReminderStatus.SENT: 3}
         # The broker hands the same message out again (a worker died before its ack).
         assert tasks.send_reminders.apply(args=[rows]).get() == {"not_claimed": 3}
@@ -441,7 +442,7 @@ def test_a_row_that_fails_in_a_batch_goes_to_the_single_task_retries_and_the_res
     by_email = reminder(book(clinic, hour=10), K.CONFIRMATION).pk
     retries = []
     monkeypatch.setattr(tasks.send_reminder, "apply_async", lambda *a, **kw: retries.append((a, kw)))
-    monkeypatch.setattr(reminders.timezone, "now", lambda: NOW)
+    monkeypatch.setattr(delivery.timezone, "now", lambda: NOW)
 
     assert tasks.send_reminders.apply(args=[[by_sms, by_email]]).get() == {"retrying": 1, ReminderStatus.SENT: 1}
 
@@ -456,8 +457,8 @@ def test_a_row_that_fails_in_a_batch_goes_to_the_single_task_retries_and_the_res
 def test_a_batch_past_its_time_hands_the_rest_on_as_a_new_message(clinic, mailoutbox, monkeypatch, settings):
     rows = [reminder(book(clinic, hour=hour), K.CONFIRMATION).pk for hour in (9, 10, 11)]
     handed_on = []
-    monkeypatch.setattr(reminders, "enqueue_all", handed_on.append)
-    monkeypatch.setattr(reminders.timezone, "now", lambda: NOW)
+    monkeypatch.setattr(delivery, "enqueue_all", handed_on.append)
+    monkeypatch.setattr(delivery.timezone, "now", lambda: NOW)
     clock = iter([0.0, 0.0, 1.0, 100.0])  # the deadline is taken, row 1 and 2 start in time, row 3 late
     monkeypatch.setattr(tasks.time, "monotonic", lambda: next(clock))
 
@@ -468,7 +469,7 @@ def test_a_batch_past_its_time_hands_the_rest_on_as_a_new_message(clinic, mailou
 
 def test_the_sweep_publishes_batches_of_ids(settings):
     settings.REMINDER_TASK_BATCH = 2
-    assert reminders.batches([1, 2, 3, 4, 5]) == [[1, 2], [3, 4], [5]]
+    assert delivery.batches([1, 2, 3, 4, 5]) == [[1, 2], [3, 4], [5]]
 
 
 def test_celery_is_configured_for_at_least_once_delivery_and_beat_sweeps_every_minute():
@@ -509,7 +510,7 @@ def superuser_client(client, django_user_model):
 
 
 def test_the_template_admin_shows_a_rendered_preview(clinic, superuser_client):
-    reminders.seed_message_templates()
+    message_texts.seed_message_templates()
     template = MessageTemplate.objects.get(location=None, kind=K.REMINDER_SHORT, channel="sms", language="es")
 
     response = superuser_client.get(f"/admin/booking/messagetemplate/{template.pk}/change/")

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from booking import services
 from booking.errors import BookingError, OfferClosed, OfferNotFound
-from booking.messaging import reminders, sms
+from booking.messaging import delivery, sms, words
 from booking.models import (
     Appointment,
     MessageKind,
@@ -334,7 +334,7 @@ def test_the_offer_message_is_in_the_patients_language_with_the_link_and_no_clin
     offer = WaitlistOffer.objects.get()
 
     for row in Reminder.objects.filter(offer=offer):
-        assert reminders.deliver(row.pk, now=NOW) == ReminderStatus.SENT
+        assert delivery.deliver(row.pk, now=NOW) == ReminderStatus.SENT
 
     link = rules.offer_url(offer.token_nonce)
     (mail,) = mailoutbox
@@ -344,7 +344,7 @@ def test_the_offer_message_is_in_the_patients_language_with_the_link_and_no_clin
     assert "lunes 7 de diciembre de 2026" in mail.body
     assert "abierta hasta las 12:00 EST" in mail.body and "(hasta las 12:00 EST)" in text.body
     for body in (mail.subject + mail.body, text.body):
-        assert reminders.clinical_words_in(body, [clinic.tpi.name, "trapezius", clinic.dr_alvarez.display_name]) == []
+        assert words.clinical_words_in(body, [clinic.tpi.name, "trapezius", clinic.dr_alvarez.display_name]) == []
 
 
 def test_an_offer_message_is_not_sent_once_the_offer_closed(clinic, frozen, mailoutbox):
@@ -352,7 +352,7 @@ def test_an_offer_message_is_not_sent_once_the_offer_closed(clinic, frozen, mail
     row = Reminder.objects.get(offer=offer)
     WaitlistOffer.objects.filter(pk=offer.pk).update(status=OfferStatus.WITHDRAWN)
 
-    assert reminders.deliver(row.pk, now=NOW) == ReminderStatus.CANCELLED
+    assert delivery.deliver(row.pk, now=NOW) == ReminderStatus.CANCELLED
     assert mailoutbox == []
 
 
@@ -424,7 +424,7 @@ def test_sending_an_appointment_message_reads_nothing_of_the_waitlist(clinic, fr
     row = Reminder.objects.get(appointment=appointment, kind=MessageKind.CONFIRMATION)
 
     with CaptureQueriesContext(connection) as queries:
-        assert reminders.deliver(row.pk, now=NOW) == ReminderStatus.SENT
+        assert delivery.deliver(row.pk, now=NOW) == ReminderStatus.SENT
 
     # Claim, read, templates (read afresh inside a test's transaction; cached in a worker), the
     # confirmation's single-use manage link, mark sent.

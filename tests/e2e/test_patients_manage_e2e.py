@@ -12,7 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from booking import services
-from booking.messaging import reminders
+from booking.messaging import delivery
 from booking.models import Appointment, AppointmentEvent, EventAction, MessageKind, Reminder, Status
 from clinic import roles
 from patients.models import Language
@@ -109,7 +109,7 @@ def test_the_emailed_link_cancels_once_and_fails_the_second_time(live_server, pa
     appointment, _monday = alice_with_a_visit(clinic)
     confirmation = Reminder.objects.get(appointment=appointment, kind=MessageKind.CONFIRMATION, channel="email")
     mail.outbox.clear()
-    assert reminders.deliver(confirmation.pk) == "sent"  # what the Celery worker does
+    assert delivery.deliver(confirmation.pk) == "sent"  # what the Celery worker does
     link = re.search(re.escape(live_server.url) + r"/manage/[A-Za-z0-9_-]+", mail.outbox[-1].body).group(0)
 
     page.goto(link)  # not logged in

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from booking import services
-from booking.messaging import reminders
+from booking.messaging import delivery
 from booking.models import Appointment, OfferStatus, Status, WaitlistOffer
 from booking.scheduling.availability import STAFF_POLICY
 from clinic import roles
@@ -42,7 +42,7 @@ def snap(page, name: str) -> None:
 
 def send_due_messages() -> None:
     """What beat and the worker do: sweep due rows and send each (here, in this process)."""
-    reminders.sweep_due(enqueue=lambda ids: [reminders.deliver(pk) for pk in ids])
+    delivery.sweep_due(enqueue=lambda ids: [delivery.deliver(pk) for pk in ids])
 
 
 def test_a_cancelled_visit_is_offered_and_the_first_patient_to_accept_gets_it(
