@@ -1,7 +1,7 @@
 """Text messages through a small pluggable backend, chosen by settings.SMS_BACKEND.
 
 - "file": development; appends one readable block per message to settings.SMS_FILE_PATH.
-- "locmem": tests; keeps messages in `booking.sms.outbox`, like django.core.mail.outbox.
+- "locmem": tests; keeps messages in `booking.messaging.sms.outbox`, like django.core.mail.outbox.
 - "http": a generic JSON gateway at SMS_GATEWAY_URL; sends the idempotency key in the body and
   as the `Idempotency-Key` header, so a gateway that dedups by key delivers a retried message once.
 - or a dotted path to a class with `send(message) -> str` (the gateway's message id).
@@ -73,7 +73,7 @@ _outbox_lock = threading.Lock()
 
 
 class LocMemSmsBackend:
-    """Keeps messages in `booking.sms.outbox` (tests clear it)."""
+    """Keeps messages in `booking.messaging.sms.outbox` (tests clear it)."""
 
     def send(self, message: SmsMessage) -> str:
         with _outbox_lock:
