@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -164,10 +164,16 @@ def _from_db_value(value: Any) -> Any:
     return value
 
 
+def _column(model: type[models.Model], attname: str) -> str:
+    field = model._meta.get_field(attname)
+    assert isinstance(field, models.Field) and field.column
+    return field.column
+
+
 @cache
 def _load_sql(vendor: str) -> str:
     columns = ", ".join(
-        f"{alias}.{connection.ops.quote_name(model._meta.get_field(attname).column)}"
+        f"{alias}.{connection.ops.quote_name(_column(model, attname))}"
         for model, alias, names in _SEND_FIELDS
         for attname in names
     )
@@ -191,11 +197,12 @@ def _load_claimed(reminder_id: int) -> Reminder:
             pk=reminder_id, offer__isnull=False
         )
     values = iter(row)
-    reminder, appointment, patient, location = (
+    loaded = [
         model.from_db(connection.alias, names, [_from_db_value(next(values)) for _ in names])
         for model, _, names in _SEND_FIELDS
-    )
-    appointment.patient, appointment.location = patient, location
+    ]
+    reminder, appointment = cast(Reminder, loaded[0]), cast(Appointment, loaded[1])
+    appointment.patient, appointment.location = cast(Patient, loaded[2]), cast(Location, loaded[3])
     reminder.appointment = appointment
     return reminder
 
@@ -226,7 +233,7 @@ def _send_email(reminder: Reminder, subject: str, body: str) -> str:
         # The same Message-ID on a repeat lets mail services and clients drop the second copy.
         headers={"X-Idempotency-Key": key, "Message-ID": f"<{key}@{domain}>"},
     )
-    if reminder.kind in ICS_KINDS and reminder.appointment_id is not None:
+    if reminder.kind in ICS_KINDS and reminder.appointment is not None:
         language = patient.preferred_language or "en"
         message.attach("appointment.ics", appointment_ics(reminder.appointment, language=language), "text/calendar")
     try:
@@ -261,7 +268,9 @@ def hold_back(reminder: Reminder, now: datetime) -> Verdict | None:
     """Why a claimed message must not go now (checked after the claim), or None to send it."""
     if reminder.offer_id:
         return _hold_back_offer(reminder, now)
-    appointment, patient = reminder.appointment, reminder.appointment.patient
+    appointment = reminder.appointment
+    assert appointment is not None  # the row's check constraint: an appointment or an offer
+    patient = appointment.patient
     kind, state = reminder.kind, appointment.status
     if kind in BEFORE_VISIT:
         if state in (Status.CANCELLED, Status.EXPIRED):
@@ -295,6 +304,7 @@ def _hold_back_offer(reminder: Reminder, now: datetime) -> Verdict | None:
     """A waitlist offer's message goes only while the offer is open, outside quiet hours, before
     it runs out."""
     offer, patient = reminder.offer, reminder.patient
+    assert offer is not None
     if offer.status != OfferStatus.OPEN:
         return Verdict(ReminderStatus.CANCELLED, f"the offer is {OfferStatus(offer.status).label.lower()}")
     if now >= offer.expires_at:
@@ -318,6 +328,7 @@ def _manage_token(reminder: Reminder, now: datetime) -> str | None:
     the visit starts)."""
     if not texts.wants_manage_link(reminder, now):
         return None
+    assert reminder.appointment is not None  # wants_manage_link: a message about a visit
     return services.issue_manage_link(appointment=reminder.appointment, now=now)
 
 

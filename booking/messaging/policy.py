@@ -33,7 +33,7 @@ QUIET_KINDS = (K.REMINDER_LONG, K.REMINDER_SHORT, K.AFTERCARE, K.WAITLIST_OFFER)
 BEFORE_VISIT = (K.CONFIRMATION, K.REMINDER_LONG, K.REMINDER_SHORT, K.CHANGE, K.WAITLIST_OFFER)
 # Stopped by reminder_channel = none.
 OPT_OUT_KINDS = (K.REMINDER_LONG, K.REMINDER_SHORT, K.WAITLIST_OFFER)
-CHANNEL_ORDER = (Channel.EMAIL, Channel.SMS)
+CHANNEL_ORDER: tuple[str, ...] = (Channel.EMAIL, Channel.SMS)
 
 
 # --- channels ---------------------------------------------------------------------------------
@@ -46,11 +46,12 @@ def reachable(patient: Patient, channel: str) -> bool:
 
 def chosen_channels(patient: Patient) -> list[str]:
     """The channels the patient chose and can be reached on, e-mail first."""
-    wanted = {
+    by_choice: dict[str, set[str]] = {
         ReminderChannel.EMAIL: {Channel.EMAIL},
         ReminderChannel.SMS: {Channel.SMS},
         ReminderChannel.BOTH: {Channel.EMAIL, Channel.SMS},
-    }.get(patient.reminder_channel, set())
+    }
+    wanted = by_choice.get(patient.reminder_channel, set())
     return [c for c in CHANNEL_ORDER if c in wanted and reachable(patient, c)]
 
 

@@ -117,7 +117,7 @@ def _active_templates() -> dict[tuple[int | None, str, str, str], tuple[str, str
     global _templates, _templates_loaded_at
     fresh = connection.in_atomic_block
     if fresh or time_module.monotonic() - _templates_loaded_at >= settings.REMINDER_TEMPLATE_CACHE_SECONDS:
-        loaded = {
+        loaded: dict[tuple[int | None, str, str, str], tuple[str, str]] = {
             (location_id, kind, channel, language): (subject, body)
             for location_id, kind, channel, language, subject, body in MessageTemplate.objects.filter(
                 active=True
@@ -206,7 +206,7 @@ def message_context(
 def render_text(subject: str, body: str, context: dict[str, Any]) -> tuple[str, str]:
     """Render a template's subject and body; raises TemplateSyntaxError for a broken one."""
     rendered_subject = " ".join(_compile(subject).render(Context(context)).split())
-    rendered_body = _compile(body).render(Context(context))
+    rendered_body: str = _compile(body).render(Context(context))
     rendered_body = re.sub(r"\n{3,}", "\n\n", rendered_body).strip() + "\n"
     return rendered_subject, rendered_body
 
@@ -236,7 +236,8 @@ def offer_context(offer: WaitlistOffer, language: str) -> dict[str, Any]:
 
 def wants_manage_link(reminder: Reminder, now: datetime) -> bool:
     """Whether this message, sent now, carries a single-use link to manage its visit."""
-    return not reminder.offer_id and reminder.kind in LINK_KINDS and reminder.appointment.start > now
+    appointment = reminder.appointment  # None for a waitlist offer's message
+    return appointment is not None and reminder.kind in LINK_KINDS and appointment.start > now
 
 
 def render(reminder: Reminder, *, now: datetime | None = None, manage_token: str | None = None) -> tuple[str, str]:
@@ -246,11 +247,13 @@ def render(reminder: Reminder, *, now: datetime | None = None, manage_token: str
     one (wants_manage_link); without it the link is the patient's appointments page.
     """
     if reminder.offer_id:
-        patient = reminder.patient
-        language = patient.preferred_language or "en"
-        subject, body = find_text(reminder.kind, reminder.channel, language, reminder.offer.location_id)
-        return render_text(subject, body, offer_context(reminder.offer, language))
+        offer = reminder.offer
+        assert offer is not None
+        language = reminder.patient.preferred_language or "en"
+        subject, body = find_text(reminder.kind, reminder.channel, language, offer.location_id)
+        return render_text(subject, body, offer_context(offer, language))
     appointment = reminder.appointment
+    assert appointment is not None  # the row's check constraint: an appointment or an offer
     language = appointment.patient.preferred_language or "en"
     subject, body = find_text(reminder.kind, reminder.channel, language, appointment.location_id)
     now = now or timezone.now()
