@@ -106,8 +106,11 @@ def send_reminders(reminder_ids: list[int]) -> dict[str, int]:
         try:
             outcomes[reminders.deliver(reminder_id, retry_in=delay)] += 1
         except reminders.TransientSendError:
+            if delay is None:  # not reached: with no retry left deliver() fails the row instead
+                raise
             # The row waits as pending until then; the retry carries on send_reminder's count.
-            send_reminder.apply_async((reminder_id,), countdown=delay, retries=1)
+            # `retries` is one of apply_async's message options, which celery-types leaves out.
+            send_reminder.apply_async((reminder_id,), countdown=delay, retries=1)  # type: ignore[call-arg]
             outcomes["retrying"] += 1
     return dict(outcomes)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,9 @@ from booking.models import Appointment, Status
 from clinic.models import Closure, Location, Provider, Room, TimeOff, VisitKind, WorkingHours
 from patients.models import Screening
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 ROW_MINUTES = 5
 BOOK_STEP_MINUTES = 15  # free time is offered in cells of at most this length, cut on the quarter hour
 DEFAULT_HOURS = (time(8), time(18))  # shown when nobody works that day
@@ -39,7 +42,7 @@ SHOWN = (Status.HELD, Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status
 MOVABLE = (Status.HELD, Status.BOOKED)
 Interval = tuple[int, int]  # [start, end) in UTC epoch seconds
 
-STATUS_ICONS = {
+STATUS_ICONS: dict[str, str] = {
     Status.HELD: "◔",
     Status.BOOKED: "●",
     Status.CHECKED_IN: "✓",
@@ -48,7 +51,7 @@ STATUS_ICONS = {
     Status.CANCELLED: "⊘",
     Status.EXPIRED: "◌",
 }
-KIND_SHORT = {
+KIND_SHORT: dict[str, StrPromise] = {
     VisitKind.EVALUATION: pgettext_lazy("visit kind code", "EV"),
     VisitKind.PROCEDURE: pgettext_lazy("visit kind code", "TPI"),
     VisitKind.FOLLOW_UP: pgettext_lazy("visit kind code", "FU"),
@@ -354,7 +357,7 @@ def entry_for(appointment: Appointment, tz: ZoneInfo, screening: Screening | Non
         provider=str(appointment.provider),
         provider_id=appointment.provider_id,
         location=appointment.location.name,
-        room=appointment.room.name if appointment.room_id else "",
+        room=appointment.room.name if appointment.room is not None else "",
         session=session,
         flags=screening.flags if screening else [],
         review_pending=bool(screening and screening.blocks_online_booking),
@@ -391,7 +394,8 @@ def _appointments(filters: Q) -> list[Appointment]:
 def _entries(appointments: list[Appointment], tz_of: Any) -> tuple[list[Entry], list[Entry]]:
     """(shown in the grid, cancelled), with the newest screening of each patient in one query."""
     screenings = Screening.objects.latest_per_patient({a.patient_id for a in appointments}) if appointments else {}
-    shown, cancelled = [], []
+    shown: list[Entry] = []
+    cancelled: list[Entry] = []
     for appointment in appointments:
         entry = entry_for(appointment, tz_of(appointment), screenings.get(appointment.patient_id))
         (shown if appointment.status in SHOWN else cancelled).append(entry)
@@ -496,7 +500,9 @@ def rooms_grid(location: Location, day: date, *, now: datetime | None = None, cl
     appointments = _appointments(Q(location=location, start__lt=day_end, end__gt=day_start))
     shown, cancelled = _entries(appointments, lambda a: tz)
     closed = closure_reason(location, day) if closed is None else closed
-    spans = [] if closed else [(_epoch(day, h.start, tz), _epoch(day, h.end, tz), location.pk) for h in hours]
+    spans: list[tuple[int, int, int | None]] = []
+    if not closed:
+        spans = [(_epoch(day, h.start, tz), _epoch(day, h.end, tz), location.pk) for h in hours]
     is_today = timezone.localtime(now, tz).date() == day
     columns = [
         Column(
