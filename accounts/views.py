@@ -24,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import sessions
 from accounts.forms import CodeForm
+from clinic.http import AuthenticatedHttpRequest
 
 TOO_MANY = gettext_lazy("Too many wrong codes. Wait a little, then try the newest code.")
 
@@ -52,7 +53,7 @@ def _staff_or_404(request: HttpRequest) -> None:
 @never_cache
 @sensitive_post_parameters("code")
 @login_required
-def two_factor_setup(request: HttpRequest) -> HttpResponse:
+def two_factor_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
     """First staff login: scan the QR code (or type the key), then confirm with a code."""
     _staff_or_404(request)
     if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
@@ -82,7 +83,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 @never_cache
 @sensitive_post_parameters("code")
 @login_required
-def two_factor_verify(request: HttpRequest) -> HttpResponse:
+def two_factor_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every staff login: the code from the authenticator app set up before."""
     _staff_or_404(request)
     device = TOTPDevice.objects.filter(user=request.user, confirmed=True).order_by("pk").first()

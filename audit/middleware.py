@@ -43,11 +43,11 @@ def access_log_middleware(get_response: Callable[[HttpRequest], HttpResponse]) -
 
 def record_access(request: HttpRequest, status: int, patient_ids: set[int]) -> AccessLog:
     user = getattr(request, "user", None)
-    authenticated = bool(getattr(user, "is_authenticated", False))
+    signed_in = user if user is not None and getattr(user, "is_authenticated", False) else None
     return AccessLog.objects.create(
         at=timezone.now(),
-        user_id=user.pk if authenticated else None,
-        username=user.get_username() if authenticated else "",
+        user_id=signed_in.pk if signed_in is not None else None,
+        username=signed_in.get_username() if signed_in is not None else "",
         ip=client_ip(request),
         method=request.method or "",
         path=request.path[:400],

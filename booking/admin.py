@@ -5,6 +5,7 @@ row), so the admin may look but never add, change or delete.
 """
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -48,8 +49,7 @@ class ReadOnlyAdminMixin:
 class AppointmentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = AppointmentEvent
     extra = 0
-    fields = ["at", "action", "from_status", "to_status", "from_start", "to_start", "by", "reason"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "action", "from_status", "to_status", "from_start", "to_start", "by", "reason")
     ordering = ["at", "id"]
     can_delete = False
 
@@ -60,8 +60,7 @@ class AppointmentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 class AppointmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Appointment
     extra = 0
-    fields = ["session_number", "start", "status", "provider", "room"]
-    readonly_fields = fields
+    fields = readonly_fields = ("session_number", "start", "status", "provider", "room")
     ordering = ["session_number", "start"]
     show_change_link = True
     can_delete = False
@@ -134,8 +133,9 @@ class MessageTemplateForm(forms.ModelForm):
         fields = ["location", "kind", "channel", "language", "subject", "body", "active"]
         widgets = {"body": forms.Textarea(attrs={"rows": 16, "cols": 90})}
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         for field in ("subject", "body"):
             try:
                 texts.render_text(data.get(field) or "", "", {})
@@ -269,8 +269,7 @@ class ManageLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["appointment", "created_at", "expires_at", "used_at", "used_for"]
     list_filter = ["used_for"]
-    fields = ["appointment", "created_at", "expires_at", "used_at", "used_for"]
-    readonly_fields = fields
+    fields = readonly_fields = ("appointment", "created_at", "expires_at", "used_at", "used_for")
     date_hierarchy = "created_at"
     list_select_related = ["appointment__patient", "appointment__provider"]
     search_fields = ["appointment__patient__last_name", "appointment__patient__email"]
@@ -279,8 +278,15 @@ class ManageLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class WaitlistOfferInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = WaitlistOffer
     extra = 0
-    fields = ["start", "provider", "status", "expires_at", "appointment", "created_by", "created_at"]
-    readonly_fields = fields  # never the token's hash or nonce
+    fields = readonly_fields = (
+        "start",
+        "provider",
+        "status",
+        "expires_at",
+        "appointment",
+        "created_by",
+        "created_at",
+    )  # never the token's hash or nonce
 
 
 @admin.register(WaitlistEntry)

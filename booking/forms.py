@@ -9,12 +9,14 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking.models import PartOfDay
 from booking.scheduling.series import SessionChoice
 from booking.services import MAX_GAP_DAYS, MAX_SERIES_SESSIONS, MAX_TOLERANCE_DAYS
+from clinic.forms import form_field
 from clinic.models import Location, Provider, VisitKind, VisitType
 
 
@@ -165,16 +167,16 @@ class FirstDateForm(forms.Form):
 class CancelRemainingForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, prefix="cancel", **kwargs)
+    def __init__(self, data: QueryDict | None = None, **kwargs: Any) -> None:
+        super().__init__(data, prefix="cancel", **kwargs)
         self.helper = _no_form_tag()
 
 
 class ExtendForm(forms.Form):
     sessions = forms.IntegerField(label=_("More sessions"), min_value=1, max_value=MAX_SERIES_SESSIONS, initial=2)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, prefix="extend", **kwargs)
+    def __init__(self, data: QueryDict | None = None, **kwargs: Any) -> None:
+        super().__init__(data, prefix="extend", **kwargs)
         self.helper = _no_form_tag()
 
 
@@ -185,9 +187,9 @@ class MoveSessionForm(forms.Form):
     replan_later = forms.BooleanField(label=_("Re-plan the later sessions from the new date"), required=False)
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
 
-    def __init__(self, *args: Any, sessions: list[tuple[int, str]], **kwargs: Any) -> None:
-        super().__init__(*args, prefix="move", **kwargs)
-        self.fields["session_number"].choices = sessions
+    def __init__(self, data: QueryDict | None = None, *, sessions: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(data, prefix="move", **kwargs)
+        form_field(self, "session_number", forms.ChoiceField).choices = sessions
         self.helper = _no_form_tag()
 
 
@@ -302,7 +304,9 @@ class WaitlistEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
         if patient_facing:
             del self.fields["note"]
-            self.fields["visit_type"].queryset = VisitType.objects.filter(is_active=True, bookable_online=True)
+            form_field(self, "visit_type", forms.ModelChoiceField).queryset = VisitType.objects.filter(
+                is_active=True, bookable_online=True
+            )
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
@@ -319,7 +323,8 @@ class WaitlistEntryForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         first, last = data.get("earliest_date"), data.get("latest_date")
         if first and last and last < first:
             self.add_error("latest_date", _("The last date is before the first date."))

@@ -14,20 +14,25 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import User
 from django.db import connection
 
 from clinic.lookups import converted
 
 SEPARATOR = "\x1f"  # ASCII unit separator: in no group name a person types
+# Where the role names ride on the user object for the rest of the request: clinic.access.role_names
+# reads them there (and puts them there for a user loaded any other way). Not a model field.
+ROLES_ATTRIBUTE = "_clinic_roles"
 
 
 @cache
 def _user_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
     model = get_user_model()
-    names = tuple(field.attname for field in model._meta.concrete_fields)
-    columns = ", ".join(f"u.{connection.ops.quote_name(model._meta.get_field(n).column)}" for n in names)
+    fields = model._meta.concrete_fields
+    names = tuple(field.attname for field in fields)
+    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in fields)
     joined = "STRING_AGG(g.name, %s)" if vendor == "postgresql" else "GROUP_CONCAT(g.name, %s)"
-    through = model._meta.get_field("groups").remote_field.through._meta.db_table
+    through = model.groups.through._meta.db_table
     sql = (
         f"SELECT {columns}, (SELECT {joined} FROM auth_group g"  # noqa: S608 - names from the models' metadata
         f" JOIN {through} ug ON ug.group_id = g.id WHERE ug.user_id = u.id)"
@@ -39,7 +44,7 @@ def _user_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
 class RoleAwareBackend(ModelBackend):
     """ModelBackend whose get_user also reads the role (group) names, for clinic.access.role_names."""
 
-    def get_user(self, user_id: Any) -> Any:
+    def get_user(self, user_id: Any) -> User | None:
         model = get_user_model()
         sql, names = _user_sql(connection.vendor)
         try:
@@ -54,5 +59,5 @@ class RoleAwareBackend(ModelBackend):
         user = model.from_db(connection.alias, list(names), converted(model, names, row[:-1]))
         if not self.user_can_authenticate(user):
             return None
-        user._clinic_roles = frozenset(row[-1].split(SEPARATOR)) if row[-1] else frozenset()
+        setattr(user, ROLES_ATTRIBUTE, frozenset(row[-1].split(SEPARATOR)) if row[-1] else frozenset())
         return user

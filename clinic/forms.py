@@ -1,13 +1,27 @@
-"""Forms for the clinic's set-up screens."""
+"""Forms for the clinic's set-up screens, and a typed look-up of a form's fields for every app."""
 
 from collections import defaultdict
 from datetime import time
+from typing import TypeVar
 
+from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext as _
 
 from clinic.models import Weekday
+
+_Field = TypeVar("_Field", bound=forms.Field)
+
+
+def form_field(form: forms.BaseForm, name: str, kind: type[_Field]) -> _Field:
+    """The form's own copy of a declared field, as the kind it was declared, to narrow its
+    queryset or choices per request (`form.fields` is typed as holding plain Fields)."""
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(f"{type(form).__name__}.{name} is a {type(field).__name__}, not a {kind.__name__}")
+    return field
 
 
 class WorkingHoursFormSet(BaseInlineFormSet):
@@ -21,7 +35,7 @@ class WorkingHoursFormSet(BaseInlineFormSet):
         super().clean()
         ranges_by_day: dict[int, list[tuple[time, time, str]]] = defaultdict(list)
         for form in self.forms:
-            if not hasattr(form, "cleaned_data") or not form.cleaned_data or self._should_delete_form(form):
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data or form.cleaned_data.get(DELETION_FIELD_NAME):
                 continue
             weekday = form.cleaned_data.get("weekday")
             start = form.cleaned_data.get("start")

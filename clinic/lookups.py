@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.fields.related import RelatedField
 
 Wanted = tuple[type[models.Model], dict[str, Any]]
 
@@ -73,7 +74,7 @@ def _statement(
         columns += [f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields]
         wanted = [_filter_field(model, name) for name in filter_names]
         conditions += [f"{alias}.{quote(field.column)} = %s" for field in wanted]
-        fields.append([field.target_field if field.is_relation else field for field in wanted])
+        fields.append([field.target_field if isinstance(field, RelatedField) else field for field in wanted])
     where = " AND ".join(conditions) or "1 = 1"
     return f"SELECT {', '.join(columns)} FROM {', '.join(tables)} WHERE {where}", fields  # noqa: S608 - metadata names
 

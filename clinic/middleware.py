@@ -17,6 +17,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from clinic import logs
+from clinic.http import ClinicHttpRequest
 
 HEADER = "X-Request-ID"
 # What a proxy sends (nginx's $request_id is 32 hex digits; others use UUIDs). Anything else, or
@@ -28,11 +29,13 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def request_id_middleware(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    def middleware(request: HttpRequest) -> HttpResponse:
+def request_id_middleware(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[ClinicHttpRequest], HttpResponse]:
+    def middleware(request: ClinicHttpRequest) -> HttpResponse:
         incoming = request.headers.get(HEADER, "")
         current = incoming if _ACCEPTED.fullmatch(incoming) else new_request_id()
-        request.request_id = current  # type: ignore[attr-defined]
+        request.request_id = current
         # Kept until the response is closed (below), not only until this returns: Django logs
         # 4xx/5xx answers ("Not Found: /x") after the whole middleware chain has run.
         logs.request_id.set(current)

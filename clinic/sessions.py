@@ -39,7 +39,8 @@ class SessionStore(db.SessionStore):
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None or must_create:
             return super().save(must_create=must_create)
-        data = self.encode(self._get_session())
+        # SessionBase._get_session, as Django's own save() calls it; django-stubs leaves it out.
+        data = self.encode(self._get_session())  # type: ignore[attr-defined]
         with connection.cursor() as cursor:  # one statement: atomic by itself
             cursor.execute(_UPDATE, [data, _adapt(self.get_expiry_date()), self.session_key])
             if cursor.rowcount != 1:

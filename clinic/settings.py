@@ -6,6 +6,7 @@ Set CLINIC_ENV=production for the hardened mode (see docs/deploy.md and README.m
 
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -422,7 +423,7 @@ if PRODUCTION:
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "plain")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'plain', got {LOG_FORMAT!r}")
-LOGGING = {
+LOGGING: dict[str, Any] = {  # the test settings adjust it
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "clinic.logs.RequestIdFilter"}},

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Prefetch
+from django.db.models import Field, Prefetch
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
@@ -152,5 +152,9 @@ SCREENING_QUESTIONS = (
 
 def screening_answers(screening: Screening) -> list[tuple[str, bool]]:
     """Each safety question (its label) with the patient's yes/no, in the screening's order."""
-    meta = Screening._meta
-    return [(str(meta.get_field(name).verbose_name), getattr(screening, name)) for name in SCREENING_QUESTIONS]
+    return [(_question(name), getattr(screening, name)) for name in SCREENING_QUESTIONS]
+
+
+def _question(name: str) -> str:
+    field = Screening._meta.get_field(name)
+    return str(field.verbose_name) if isinstance(field, Field) else name

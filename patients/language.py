@@ -23,7 +23,7 @@ PENDING_ATTR = "_clinic_language_cookie"
 def use_language(request: HttpRequest, language: str) -> None:
     """Switch this response to `language` and remember it in the language cookie."""
     translation.activate(language)
-    request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+    request.LANGUAGE_CODE = language
     setattr(request, PENDING_ATTR, language)
 
 

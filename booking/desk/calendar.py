@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve, reverse
@@ -32,6 +32,7 @@ from booking.errors import BookingError, SlotTaken
 from booking.models import Appointment, Status
 from booking.scheduling.availability import STAFF_POLICY
 from clinic.access import patients_viewed
+from clinic.http import AuthenticatedHttpRequest
 from clinic.models import Location, Provider, VisitKind
 from patients.models import Patient, Screening
 from patients.services import create_patient
@@ -48,7 +49,7 @@ SEARCH_LIMIT = 8
 
 @staff_only
 @require_GET
-def calendar_home(request: HttpRequest) -> HttpResponse:
+def calendar_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Today at the first location; the date picker's form lands here too (?location=&date=)."""
     locations = list(Location.objects.filter(is_active=True))
     if not locations:
@@ -64,39 +65,41 @@ def calendar_home(request: HttpRequest) -> HttpResponse:
 
 @staff_only
 @require_GET
-def calendar_day(request: HttpRequest, location_id: int, day: date) -> HttpResponse:
+def calendar_day(request: AuthenticatedHttpRequest, location_id: int, day: date) -> HttpResponse:
     """One column per provider working at the location that day."""
     return _page(request, _day_context(request, location_id, day, rooms=False))
 
 
 @staff_only
 @require_GET
-def calendar_rooms(request: HttpRequest, location_id: int, day: date) -> HttpResponse:
+def calendar_rooms(request: AuthenticatedHttpRequest, location_id: int, day: date) -> HttpResponse:
     """One column per room of the location."""
     return _page(request, _day_context(request, location_id, day, rooms=True))
 
 
 @staff_only
 @require_GET
-def calendar_week(request: HttpRequest, provider_id: int, day: date) -> HttpResponse:
+def calendar_week(request: AuthenticatedHttpRequest, provider_id: int, day: date) -> HttpResponse:
     """Monday to Sunday for one provider."""
     return _page(request, _week_context(request, provider_id, day))
 
 
-def _page(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+def _page(request: AuthenticatedHttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
     patients_viewed(request, context["grid"].patient_ids)
     if request.htmx and request.htmx.target == "calendar-grid":
         return render(request, GRID, context, status=status)
     return render(request, PAGE, context, status=status)
 
 
-def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bool, path: str = "") -> dict[str, Any]:
+def _day_context(
+    request: AuthenticatedHttpRequest, location_id: int, day: date, *, rooms: bool, path: str = ""
+) -> dict[str, Any]:
     # The switcher's list, this location, and whether it is closed that day: one query.
     locations = list(Location.objects.filter(is_active=True).annotate(closed=grids.closure_today(day)))
     location = next((loc for loc in locations if loc.pk == location_id), None)
     if location is None:
         raise Http404
-    closed = location.closed or ""  # type: ignore[attr-defined]
+    closed = location.closed or ""
 
     def week_url(provider_id: int) -> str:
         return reverse("booking:calendar_week", args=[provider_id, day])
@@ -121,7 +124,7 @@ def _day_context(request: HttpRequest, location_id: int, day: date, *, rooms: bo
     }
 
 
-def _week_context(request: HttpRequest, provider_id: int, day: date, *, path: str = "") -> dict[str, Any]:
+def _week_context(request: AuthenticatedHttpRequest, provider_id: int, day: date, *, path: str = "") -> dict[str, Any]:
     try:
         provider, grid, home = grids.week_grid(provider_id, day)
     except Provider.DoesNotExist:
@@ -159,7 +162,7 @@ def _noon(day: date, location: Location) -> datetime:
     return datetime.combine(day, datetime.min.time().replace(hour=12), tzinfo=location.tz)
 
 
-def _grid_context_for(request: HttpRequest, path: str) -> dict[str, Any] | None:
+def _grid_context_for(request: AuthenticatedHttpRequest, path: str) -> dict[str, Any] | None:
     """The context of the calendar the page shows (its path was posted), to send its grid back."""
     path = path.split("?", 1)[0]
     if not path.startswith("/") or not url_has_allowed_host_and_scheme(path, allowed_hosts=None):
@@ -181,7 +184,7 @@ def _grid_context_for(request: HttpRequest, path: str) -> dict[str, Any] | None:
 
 
 def _answer(
-    request: HttpRequest, panel: str, context: dict[str, Any], *, status: int = 200, success: str = ""
+    request: AuthenticatedHttpRequest, panel: str, context: dict[str, Any], *, status: int = 200, success: str = ""
 ) -> HttpResponse:
     """htmx: the panel, and the calendar's grid out of band. Otherwise: the whole page (or back
     to the calendar after a success)."""
@@ -202,7 +205,7 @@ def _answer(
     return render(request, ACTION, context, status=status)
 
 
-def _fallback_context(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+def _fallback_context(request: AuthenticatedHttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     """Without a calendar path (a bookmarked panel URL): the day of the panel at its location."""
     location = context.get("location") or Location.objects.filter(is_active=True).first()
     if location is None:
@@ -216,7 +219,7 @@ def _fallback_context(request: HttpRequest, context: dict[str, Any]) -> dict[str
 
 
 @staff_only
-def calendar_book(request: HttpRequest, location_id: int) -> HttpResponse:
+def calendar_book(request: AuthenticatedHttpRequest, location_id: int) -> HttpResponse:
     """GET: the booking form for a time clicked in the calendar. POST: book it."""
     location = get_object_or_404(Location, pk=location_id, is_active=True)
     if request.method != "POST":
@@ -241,7 +244,7 @@ def calendar_book(request: HttpRequest, location_id: int) -> HttpResponse:
     return _book(request, form, location, patient)
 
 
-def _book(request: HttpRequest, form: BookForm, location: Location, patient: Patient) -> HttpResponse:
+def _book(request: AuthenticatedHttpRequest, form: BookForm, location: Location, patient: Patient) -> HttpResponse:
     data = form.cleaned_data
     try:
         appointment = services.book_appointment(
@@ -257,7 +260,11 @@ def _book(request: HttpRequest, form: BookForm, location: Location, patient: Pat
         # The patient is kept picked (a new one is saved by now), so picking an alternative
         # books them without typing anything again.
         form = BookForm(
-            {**form.data.dict(), "patient": patient.pk, **dict.fromkeys(("first_name", "last_name", "phone"), "")},
+            {
+                **dict(form.data.items()),
+                "patient": patient.pk,
+                **dict.fromkeys(("first_name", "last_name", "phone"), ""),
+            },
             location=location,
         )
         form.is_valid()
@@ -273,7 +280,12 @@ def _book(request: HttpRequest, form: BookForm, location: Location, patient: Pat
 
 
 def _book_context(
-    request: HttpRequest, form: BookForm, location: Location, start: datetime, *, picked: Patient | None = None
+    request: AuthenticatedHttpRequest,
+    form: BookForm,
+    location: Location,
+    start: datetime,
+    *,
+    picked: Patient | None = None,
 ) -> dict[str, Any]:
     if picked is None and form.is_bound and form.is_valid():
         picked = form.cleaned_data["patient"]
@@ -297,7 +309,7 @@ def _errors_onto(form: BookForm, exc: ValidationError) -> None:
 
 @staff_only
 @require_GET
-def calendar_patients(request: HttpRequest) -> HttpResponse:
+def calendar_patients(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Patients matching a name, phone digits or a date of birth (YYYY-MM-DD), as radio choices."""
     query = request.GET.get("q", "").strip()[:100]
     patients = list(Patient.objects.search(query)[:SEARCH_LIMIT]) if len(query) >= 2 else []
@@ -315,7 +327,7 @@ def _appointment_or_404(appointment_id: int) -> Appointment:
     return get_object_or_404(qs, pk=appointment_id)
 
 
-def _appointment_context(request: HttpRequest, appointment: Appointment, **extra: Any) -> dict[str, Any]:
+def _appointment_context(request: AuthenticatedHttpRequest, appointment: Appointment, **extra: Any) -> dict[str, Any]:
     tz = appointment.location.tz
     screening = Screening.objects.latest_per_patient([appointment.patient_id]).get(appointment.patient_id)
     entry = grids.entry_for(appointment, tz, screening)
@@ -346,14 +358,14 @@ def _appointment_context(request: HttpRequest, appointment: Appointment, **extra
 
 @staff_only
 @require_GET
-def calendar_appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def calendar_appointment(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _appointment_or_404(appointment_id)
     return _answer(request, "appointment", _appointment_context(request, appointment))
 
 
 @staff_only
 @require_POST
-def calendar_move(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def calendar_move(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """Move to another time and/or provider; a taken time answers 409 with alternatives."""
     appointment = _appointment_or_404(appointment_id)
     form = MoveForm(request.POST, location=appointment.location)
@@ -379,7 +391,7 @@ def calendar_move(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def calendar_cancel(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def calendar_cancel(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _appointment_or_404(appointment_id)
     form = CancelForm(request.POST)
     if not form.is_valid():
@@ -398,7 +410,7 @@ def calendar_cancel(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def calendar_check_in(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def calendar_check_in(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _appointment_or_404(appointment_id)
     done = _("%(patient)s is checked in.") % {"patient": appointment.patient.full_name}
     return _status_change(
@@ -408,7 +420,7 @@ def calendar_check_in(request: HttpRequest, appointment_id: int) -> HttpResponse
 
 @staff_only
 @require_POST
-def calendar_no_show(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def calendar_no_show(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _appointment_or_404(appointment_id)
     done = _("Marked as a no-show.")
     return _status_change(
@@ -417,7 +429,7 @@ def calendar_no_show(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 
 def _status_change(
-    request: HttpRequest, appointment: Appointment, change: Any, success: str, **extra: Any
+    request: AuthenticatedHttpRequest, appointment: Appointment, change: Any, success: str, **extra: Any
 ) -> HttpResponse:
     try:
         change()

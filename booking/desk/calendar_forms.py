@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.forms import DateInput, TimeInput
 from booking.scheduling.series import TimeNote, wall_instant
+from clinic.forms import form_field
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
@@ -80,15 +81,20 @@ class BookForm(CompactForm):
     def __init__(self, *args: Any, location: Location, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.location = location
-        self.fields["provider"].queryset = Provider.objects.filter(is_active=True, locations=location)
-        self.fields["visit_type"].queryset = VisitType.objects.filter(is_active=True).order_by("kind", "name")
+        form_field(self, "provider", forms.ModelChoiceField).queryset = Provider.objects.filter(
+            is_active=True, locations=location
+        )
+        form_field(self, "visit_type", forms.ModelChoiceField).queryset = VisitType.objects.filter(
+            is_active=True
+        ).order_by("kind", "name")
 
     @property
     def creates_patient(self) -> bool:
         return self.is_bound and not self.data.get("patient") and any(self.data.get(f) for f in NEW_PATIENT_FIELDS)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("patient") is not None or self.errors:
             return data
         if not any(data.get(f) for f in NEW_PATIENT_FIELDS):
@@ -114,10 +120,13 @@ class MoveForm(CompactForm):
     def __init__(self, *args: Any, location: Location, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tz: ZoneInfo = location.tz
-        self.fields["provider"].queryset = Provider.objects.filter(is_active=True, locations=location)
+        form_field(self, "provider", forms.ModelChoiceField).queryset = Provider.objects.filter(
+            is_active=True, locations=location
+        )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors or data.get("start"):
             return data
         if not (data.get("date") and data.get("time")):

@@ -57,7 +57,7 @@ def entry_for(appointment: Appointment, tz: ZoneInfo, screening: Screening | Non
         provider=str(appointment.provider),
         provider_id=appointment.provider_id,
         location=appointment.location.name,
-        room=appointment.room.name if appointment.room_id else "",
+        room=appointment.room.name if appointment.room is not None else "",
         session=session,
         flags=screening.flags if screening else [],
         review_pending=bool(screening and screening.blocks_online_booking),
@@ -81,7 +81,8 @@ def _appointments(filters: Q) -> list[Appointment]:
 def _entries(appointments: list[Appointment], tz_of: Any) -> tuple[list[Entry], list[Entry]]:
     """(shown in the grid, cancelled), with the newest screening of each patient in one query."""
     screenings = Screening.objects.latest_per_patient({a.patient_id for a in appointments}) if appointments else {}
-    shown, cancelled = [], []
+    shown: list[Entry] = []
+    cancelled: list[Entry] = []
     for appointment in appointments:
         entry = entry_for(appointment, tz_of(appointment), screenings.get(appointment.patient_id))
         (shown if appointment.status in SHOWN else cancelled).append(entry)
@@ -186,7 +187,9 @@ def rooms_grid(location: Location, day: date, *, now: datetime | None = None, cl
     appointments = _appointments(Q(location=location, start__lt=day_end, end__gt=day_start))
     shown, cancelled = _entries(appointments, lambda a: tz)
     closed = closure_reason(location, day) if closed is None else closed
-    spans = [] if closed else [(wall_epoch(day, h.start, tz), wall_epoch(day, h.end, tz), location.pk) for h in hours]
+    spans: list[tuple[int, int, int | None]] = []
+    if not closed:
+        spans = [(wall_epoch(day, h.start, tz), wall_epoch(day, h.end, tz), location.pk) for h in hours]
     is_today = timezone.localtime(now, tz).date() == day
     columns = [
         Column(

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,9 @@ from django.utils.translation import pgettext_lazy
 from booking.models import Status
 from clinic.models import VisitKind
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 ROW_MINUTES = 5
 BOOK_STEP_MINUTES = 15  # free time is offered in cells of at most this length, cut on the quarter hour
 DEFAULT_HOURS = (time(8), time(18))  # shown when nobody works that day
@@ -35,7 +39,7 @@ SHOWN = (Status.HELD, Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status
 MOVABLE = (Status.HELD, Status.BOOKED)
 Interval = tuple[int, int]  # [start, end) in UTC epoch seconds
 
-STATUS_ICONS = {
+STATUS_ICONS: dict[str, str] = {
     Status.HELD: "◔",
     Status.BOOKED: "●",
     Status.CHECKED_IN: "✓",
@@ -44,7 +48,7 @@ STATUS_ICONS = {
     Status.CANCELLED: "⊘",
     Status.EXPIRED: "◌",
 }
-KIND_SHORT = {
+KIND_SHORT: dict[str, StrPromise] = {
     VisitKind.EVALUATION: pgettext_lazy("visit kind code", "EV"),
     VisitKind.PROCEDURE: pgettext_lazy("visit kind code", "TPI"),
     VisitKind.FOLLOW_UP: pgettext_lazy("visit kind code", "FU"),

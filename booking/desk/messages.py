@@ -8,9 +8,11 @@ booking/urls.py with `*messages_views.urlpatterns` (names `booking:message_list`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -22,6 +24,7 @@ from booking.desk.series import staff_only
 from booking.messaging import planning
 from booking.models import Reminder, ReminderStatus
 from clinic.access import patients_viewed
+from clinic.http import AuthenticatedHttpRequest
 
 PAGE_SIZE = 50
 # The filter tabs: failed first, since that is what staff must act on.
@@ -36,7 +39,7 @@ RESENDABLE = (ReminderStatus.FAILED, ReminderStatus.SKIPPED, ReminderStatus.SENT
 
 
 @staff_only
-def message_list(request: HttpRequest) -> HttpResponse:
+def message_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Messages newest first, filtered by what happened to them."""
     shown = request.GET.get("show", "failed")
     if shown not in FILTERS:
@@ -48,17 +51,30 @@ def message_list(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(status__in=FILTERS[shown])
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     patients_viewed(request, [reminder.patient.pk for reminder in page])
-    for reminder in page:
-        local = timezone.localtime(reminder.send_at, reminder.location.tz)
-        reminder.local_send_at = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"  # the location's time, not the server's
-        reminder.can_resend = reminder.status in RESENDABLE
     context = {
         "page": page,
+        "rows": [_message_row(reminder) for reminder in page],
         "shown": shown,
         "filters": [(key, _label(key)) for key in FILTERS],
         "failed_count": Reminder.objects.filter(status=ReminderStatus.FAILED).count(),
     }
     return render(request, "booking/messages/list.html", context)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    reminder: Reminder
+    local_send_at: str  # the location's time, not the server's
+    can_resend: bool
+
+
+def _message_row(reminder: Reminder) -> MessageRow:
+    local = timezone.localtime(reminder.send_at, reminder.location.tz)
+    return MessageRow(
+        reminder=reminder,
+        local_send_at=f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
+        can_resend=reminder.status in RESENDABLE,
+    )
 
 
 def _label(key: str) -> str:
@@ -73,7 +89,7 @@ def _label(key: str) -> str:
 
 @staff_only  # first: anyone else gets 404 whatever the method, not a 405 that shows the page exists
 @require_POST
-def message_resend(request: HttpRequest, reminder_id: int) -> HttpResponse:
+def message_resend(request: AuthenticatedHttpRequest, reminder_id: int) -> HttpResponse:
     """Send one message again (a new idempotency key, so the gateway does not drop it)."""
     reminder = get_object_or_404(Reminder, pk=reminder_id)
     if reminder.status in RESENDABLE and planning.resend(reminder):

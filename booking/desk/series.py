@@ -58,6 +58,7 @@ from booking.scheduling.availability import STAFF_POLICY
 from booking.scheduling.series import SessionChoice, TimeNote, plan_as_dict, wall_instant
 from booking.services.series import prescribe_series
 from clinic.access import is_staff_member, patients_viewed
+from clinic.http import AuthenticatedHttpRequest
 from patients.history import record_row, records_of, screening_answers, trends_by_series
 from patients.models import Patient, Screening
 
@@ -79,7 +80,7 @@ def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 
 
 @staff_only
-def desk_home(request: HttpRequest) -> HttpResponse:
+def desk_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Find a patient to plan a series for."""
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
@@ -91,7 +92,7 @@ def desk_home(request: HttpRequest) -> HttpResponse:
 
 
 @staff_only
-def desk_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
+def desk_patient(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     """Everything staff need about a patient: details, visits, series, screenings, records, pain trend."""
     patient = get_object_or_404(Patient, pk=patient_id)
     now = timezone.now()
@@ -100,7 +101,7 @@ def desk_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
     series_list = list(patient.series.select_related("provider", "visit_type").order_by("-created_at"))
     records = records_of(patient.pk)
-    first_session = {}
+    first_session: dict[int | None, datetime] = {}
     for a in appointments:  # in time order: the first seen is the series' first session
         first_session.setdefault(a.series_id, a.local_start())
     series_names = {
@@ -126,13 +127,13 @@ def desk_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @staff_only
-def series_new_for_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
+def series_new_for_patient(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
     return _plan_series_page(request, patient, initial={}, appointment=None)
 
 
 @staff_only
-def series_new_for_appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def series_new_for_appointment(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """From a booked evaluation: its patient, provider and location; its time of day; two weeks on."""
     appointment = get_object_or_404(
         Appointment.objects.select_related("patient", "provider", "location", "visit_type"), pk=appointment_id
@@ -148,7 +149,7 @@ def series_new_for_appointment(request: HttpRequest, appointment_id: int) -> Htt
 
 
 def _plan_series_page(
-    request: HttpRequest, patient: Patient, *, initial: dict[str, Any], appointment: Appointment | None
+    request: AuthenticatedHttpRequest, patient: Patient, *, initial: dict[str, Any], appointment: Appointment | None
 ) -> HttpResponse:
     patients_viewed(request, [patient.pk])
     form = SeriesForm(request.POST if request.method == "POST" else None, initial=initial)
@@ -181,7 +182,7 @@ def _plan_view(form: SeriesForm, picks: Mapping[int, SessionChoice]) -> PlanView
 
 
 def _preview_series(
-    request: HttpRequest, form: SeriesForm, context: dict[str, Any], *, keep_picks: bool, message: str
+    request: AuthenticatedHttpRequest, form: SeriesForm, context: dict[str, Any], *, keep_picks: bool, message: str
 ) -> HttpResponse:
     """A dry run: where each session would go. Writes nothing."""
     numbers = range(1, form.cleaned_data["sessions"] + 1)
@@ -198,7 +199,9 @@ def _preview_series(
     return respond(request, SERIES_NEW, context, partial=PREVIEW_PARTIAL)
 
 
-def _book_series(request: HttpRequest, patient: Patient, form: SeriesForm, context: dict[str, Any]) -> HttpResponse:
+def _book_series(
+    request: AuthenticatedHttpRequest, patient: Patient, form: SeriesForm, context: dict[str, Any]
+) -> HttpResponse:
     """Book what the preview showed, with the alternatives picked: every session or none."""
     numbers = range(1, form.cleaned_data["sessions"] + 1)
     picks = posted_choices(request.POST, "choice_", numbers)
@@ -221,7 +224,9 @@ def _book_series(request: HttpRequest, patient: Patient, form: SeriesForm, conte
     return go_to(request, reverse("booking:desk_series", args=[series.pk]))
 
 
-def _prescribe(request: HttpRequest, patient: Patient, form: SeriesForm, context: dict[str, Any]) -> HttpResponse:
+def _prescribe(
+    request: AuthenticatedHttpRequest, patient: Patient, form: SeriesForm, context: dict[str, Any]
+) -> HttpResponse:
     """Save the parameters without booking; the patient chooses the first date on their page."""
     try:
         series = prescribe_series(patient=patient, **form.series_values(), by=request.user, policy=STAFF_POLICY)
@@ -234,7 +239,7 @@ def _prescribe(request: HttpRequest, patient: Patient, form: SeriesForm, context
 # --- front desk: one series and its operations ------------------------------------------------
 
 
-def _series_context(request: HttpRequest, series: Series, **extra: Any) -> dict[str, Any]:
+def _series_context(request: AuthenticatedHttpRequest, series: Series, **extra: Any) -> dict[str, Any]:
     """The desk's series page: sessions, operations, and the booking form of a prescription."""
     patients_viewed(request, [series.patient_id])
     appointments = sessions_of(series)
@@ -257,18 +262,18 @@ def _series_context(request: HttpRequest, series: Series, **extra: Any) -> dict[
     return context
 
 
-def _series_page(request: HttpRequest, series: Series, *, status: int = 200, **extra: Any) -> HttpResponse:
+def _series_page(request: AuthenticatedHttpRequest, series: Series, *, status: int = 200, **extra: Any) -> HttpResponse:
     return render(request, DESK_SERIES, _series_context(request, series, **extra), status=status)
 
 
 @staff_only
-def desk_series(request: HttpRequest, series_id: int) -> HttpResponse:
+def desk_series(request: AuthenticatedHttpRequest, series_id: int) -> HttpResponse:
     return _series_page(request, series_or_404(series_id))
 
 
 @staff_only
 @require_POST
-def desk_series_cancel(request: HttpRequest, series_id: int) -> HttpResponse:
+def desk_series_cancel(request: AuthenticatedHttpRequest, series_id: int) -> HttpResponse:
     series = series_or_404(series_id)
     form = CancelRemainingForm(request.POST)
     if not form.is_valid():
@@ -283,7 +288,7 @@ def desk_series_cancel(request: HttpRequest, series_id: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def desk_series_complete(request: HttpRequest, series_id: int) -> HttpResponse:
+def desk_series_complete(request: AuthenticatedHttpRequest, series_id: int) -> HttpResponse:
     series = series_or_404(series_id)
     try:
         services.complete_series(series=series, by=request.user)
@@ -295,7 +300,7 @@ def desk_series_complete(request: HttpRequest, series_id: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def desk_series_extend(request: HttpRequest, series_id: int) -> HttpResponse:
+def desk_series_extend(request: AuthenticatedHttpRequest, series_id: int) -> HttpResponse:
     """Preview or book k more sessions; sessions that need a choice come back with alternatives."""
     series = series_or_404(series_id)
     form = ExtendForm(request.POST)
@@ -324,7 +329,7 @@ def desk_series_extend(request: HttpRequest, series_id: int) -> HttpResponse:
 
 @staff_only
 @require_POST
-def desk_series_move(request: HttpRequest, series_id: int) -> HttpResponse:
+def desk_series_move(request: AuthenticatedHttpRequest, series_id: int) -> HttpResponse:
     """Preview or make the move of one session, optionally re-planning the later ones."""
     series = series_or_404(series_id)
     form = MoveSessionForm(request.POST, sessions=movable_sessions(series, sessions_of(series)))
@@ -368,7 +373,7 @@ def _move_start(form: MoveSessionForm, tz: ZoneInfo) -> datetime | None:
 
 @staff_only
 @require_POST
-def desk_series_book(request: HttpRequest, series_id: int) -> HttpResponse:
+def desk_series_book(request: AuthenticatedHttpRequest, series_id: int) -> HttpResponse:
     """The desk books a prescription (for a patient who phones), with the staff rules."""
     series = series_or_404(series_id)
     page = Page(DESK_SERIES, lambda **extra: _series_context(request, series, **extra))

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +28,7 @@ from booking.scheduling import waitlist as rules
 from booking.scheduling.availability import STAFF_POLICY
 from booking.scheduling.loading import find_slots
 from clinic.access import patients_viewed
+from clinic.http import AuthenticatedHttpRequest
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient, Screening
 
@@ -43,7 +44,7 @@ DESK_FILTERS = {
 
 
 @staff_only
-def desk_waitlist(request: HttpRequest) -> HttpResponse:
+def desk_waitlist(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Entries, oldest first (the order offers go in), with filters and their offers."""
     shown = request.GET.get("show", "active")
     shown = shown if shown in DESK_FILTERS else "active"
@@ -59,15 +60,15 @@ def desk_waitlist(request: HttpRequest) -> HttpResponse:
     if query:
         entries = entries.filter(patient__in=Patient.objects.search(query))
     rows = waitlist_rows(list(entries[:200]))
-    screenings = Screening.objects.latest_per_patient({e.patient_id for e in rows})
-    for entry in rows:  # safety flags at a glance (a procedure offer waits for their review)
-        screening = screenings.get(entry.patient_id)
-        entry.flags = screening.flags if screening else []
-        entry.needs_review = bool(screening and screening.blocks_online_booking)
+    screenings = Screening.objects.latest_per_patient({row.entry.patient_id for row in rows})
+    for row in rows:  # safety flags at a glance (a procedure offer waits for their review)
+        screening = screenings.get(row.entry.patient_id)
+        row.flags = screening.flags if screening else []
+        row.needs_review = bool(screening and screening.blocks_online_booking)
     found = list(Patient.objects.search(query)[:20]) if query else []
-    patients_viewed(request, {e.patient_id for e in rows} | {p.pk for p in found})
+    patients_viewed(request, {row.entry.patient_id for row in rows} | {p.pk for p in found})
     context = {
-        "entries": rows,
+        "rows": rows,
         "shown": shown,
         "filters": [(key, _filter_label(key)) for key in DESK_FILTERS],
         "locations": Location.objects.filter(is_active=True),
@@ -92,7 +93,7 @@ def _filter_label(key: str) -> str:
 
 
 @staff_only
-def desk_waitlist_add(request: HttpRequest, patient_id: int) -> HttpResponse:
+def desk_waitlist_add(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     """Put a patient on the waitlist."""
     patient = get_object_or_404(Patient, pk=patient_id)
     patients_viewed(request, [patient.pk])
@@ -111,7 +112,7 @@ def desk_waitlist_add(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @staff_only  # first: anyone else gets 404 whatever the method, not a 405 that shows the page exists
 @require_POST
-def desk_waitlist_withdraw(request: HttpRequest, entry_id: int) -> HttpResponse:
+def desk_waitlist_withdraw(request: AuthenticatedHttpRequest, entry_id: int) -> HttpResponse:
     """Take an entry off the waitlist; htmx swaps the entry's row."""
     entry = get_object_or_404(waitlist_entries(), pk=entry_id)
     form = WithdrawForm(request.POST)
@@ -125,13 +126,13 @@ def desk_waitlist_withdraw(request: HttpRequest, entry_id: int) -> HttpResponse:
     patients_viewed(request, [entry.patient_id])
     if request.htmx:
         entry = waitlist_entries().get(pk=entry.pk)
-        context = {"entry": waitlist_rows([entry])[0], "withdraw_form": WithdrawForm()}
+        context = {"row": waitlist_rows([entry])[0], "withdraw_form": WithdrawForm()}
         return render(request, "booking/waitlist/_desk_entry.html", context, status=status)
     return redirect("booking:desk_waitlist")
 
 
 @staff_only
-def desk_waitlist_offer(request: HttpRequest, entry_id: int) -> HttpResponse:
+def desk_waitlist_offer(request: AuthenticatedHttpRequest, entry_id: int) -> HttpResponse:
     """Offer a time by hand: the free times that suit the entry (next two weeks of its dates)."""
     entry = get_object_or_404(waitlist_entries(), pk=entry_id)
     patients_viewed(request, [entry.patient_id])
@@ -147,7 +148,7 @@ def desk_waitlist_offer(request: HttpRequest, entry_id: int) -> HttpResponse:
         else:
             messages.success(request, _("The time is offered to %(name)s.") % {"name": entry.patient.full_name})
             return redirect(reverse("booking:desk_waitlist") + "?show=offered")
-    context = {"entry": waitlist_rows([entry])[0], "slots": _suitable_slots(entry), "error": error}
+    context = {"row": waitlist_rows([entry])[0], "slots": _suitable_slots(entry), "error": error}
     return render(request, "booking/waitlist/desk_offer.html", context, status=422 if error else 200)
 
 

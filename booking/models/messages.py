@@ -104,12 +104,18 @@ class Reminder(models.Model):
     @property
     def patient(self) -> Patient:
         """Who the message goes to."""
-        return self.offer.entry.patient if self.offer_id else self.appointment.patient
+        return self.offer.entry.patient if self.offer is not None else self._appointment.patient
 
     @property
     def location(self) -> Location:
         """Whose clinic the message speaks for (its time zone, address and reply-to)."""
-        return self.offer.location if self.offer_id else self.appointment.location
+        return self.offer.location if self.offer is not None else self._appointment.location
+
+    @property
+    def _appointment(self) -> Appointment:
+        # booking_reminder_about_one_thing: a message that is not about an offer is about an appointment.
+        assert self.appointment is not None, "a reminder about neither an appointment nor an offer"
+        return self.appointment
 
     @property
     def idempotency_key(self) -> str:
@@ -151,7 +157,7 @@ class MessageTemplate(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = self.location.name if self.location_id else _("clinic default")
+        where = self.location.name if self.location is not None else _("clinic default")
         return f"{self.get_kind_display()} · {self.get_channel_display()} · {self.language} ({where})"
 
 

@@ -28,6 +28,7 @@ from booking.models import Appointment, Series, Status
 from booking.scheduling.availability import Policy
 from booking.scheduling.series import AlternativeKind, Problem, SessionChoice, SessionStatus, TimeNote, plan_as_dict
 from booking.services.series import book_prescribed_series, is_prescription, plan_prescribed_series
+from clinic.http import AuthenticatedHttpRequest, ClinicHttpRequest
 from clinic.models import Provider, VisitKind
 
 SERIES_NEW = "booking/series_new.html"
@@ -191,7 +192,7 @@ def preview_context(plan: Mapping[str, Any], view: PlanView, **shown: Any) -> di
 
 
 def respond(
-    request: HttpRequest, page: str, context: dict[str, Any], *, status: int = 200, partial: str | None = None
+    request: ClinicHttpRequest, page: str, context: dict[str, Any], *, status: int = 200, partial: str | None = None
 ) -> HttpResponse:
     """The whole page; for htmx only the part that changed (the form itself when it has errors)."""
     if not (request.htmx and partial):
@@ -203,7 +204,7 @@ def respond(
     return response
 
 
-def go_to(request: HttpRequest, url: str) -> HttpResponse:
+def go_to(request: ClinicHttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
@@ -219,7 +220,7 @@ def error_text(exc: BookingError) -> str:
     return _(exc.detail) if exc.detail else ""  # noqa: INT001 - texts marked where they are written
 
 
-def refused(request: HttpRequest, page: str, context: dict[str, Any], exc: BookingError) -> HttpResponse:
+def refused(request: ClinicHttpRequest, page: str, context: dict[str, Any], exc: BookingError) -> HttpResponse:
     """A rule refused it: its message on the form, with its status (422, 409 or 503)."""
     context["form"].add_error(None, error_text(exc))
     context["preview"] = None
@@ -307,7 +308,13 @@ class Page:
 
 
 def book_prescription(
-    request: HttpRequest, series: Series, page: Page, *, policy: Policy, same_provider_only: bool, done_url: str
+    request: AuthenticatedHttpRequest,
+    series: Series,
+    page: Page,
+    *,
+    policy: Policy,
+    same_provider_only: bool,
+    done_url: str,
 ) -> HttpResponse:
     """Choose a first date, preview with the stored parameters, then book every session or none."""
     form = first_date_form(series, request.POST)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -24,6 +24,7 @@ from booking.models import Appointment, Status
 from booking.pages.plans import local_text, session_label
 from booking.portal.changes import alternatives_of, movable_provider_ids, patient_message, picker
 from clinic.access import patient_for
+from clinic.http import AuthenticatedHttpRequest
 from clinic.models import Provider, VisitKind
 from patients.models import Patient
 
@@ -62,7 +63,7 @@ def own_patient_or_404(user: Any) -> Patient:
     return patient
 
 
-def own_appointment_or_404(request: HttpRequest, appointment_id: int) -> Appointment:
+def own_appointment_or_404(request: AuthenticatedHttpRequest, appointment_id: int) -> Appointment:
     patient = own_patient_or_404(request.user)
     return get_object_or_404(
         Appointment.objects.select_related("location", "provider", "visit_type", "series", "patient"),
@@ -72,7 +73,7 @@ def own_appointment_or_404(request: HttpRequest, appointment_id: int) -> Appoint
 
 
 @login_required
-def my_appointments(request: HttpRequest) -> HttpResponse:
+def my_appointments(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upcoming and past visits, in the location's local time, with series sessions as "k of n"."""
     patient = own_patient_or_404(request.user)
     now = timezone.now()
@@ -101,7 +102,7 @@ def _page(appointment: Appointment, **extra: Any) -> dict[str, Any]:
 
 
 @login_required
-def cancel_my_appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def cancel_my_appointment(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """GET: what would be cancelled, and why; POST: cancel it (within the cutoff)."""
     appointment = own_appointment_or_404(request, appointment_id)
     form = PatientCancelForm(request.POST or None)
@@ -123,7 +124,7 @@ def cancel_my_appointment(request: HttpRequest, appointment_id: int) -> HttpResp
 
 
 @login_required
-def move_my_appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def move_my_appointment(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """GET: free times to move to; POST: move there atomically (409 with alternatives if taken)."""
     appointment = own_appointment_or_404(request, appointment_id)
     any_provider = request.GET.get("any") == "1" or request.POST.get("any") == "1"
@@ -158,7 +159,7 @@ def move_my_appointment(request: HttpRequest, appointment_id: int) -> HttpRespon
 
 
 @login_required
-def my_aftercare(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def my_aftercare(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """The location's aftercare advice and contact details, in the page's language."""
     appointment = own_appointment_or_404(request, appointment_id)
     paragraphs = aftercare_paragraphs(appointment.location, get_language() or "en")

@@ -11,7 +11,7 @@ import contextlib
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,13 +31,14 @@ from booking.portal.book import (
     refused_page,
     step_page,
 )
+from clinic.http import AuthenticatedHttpRequest
 from clinic.models import VisitKind
 from patients import services as patient_services
 from patients.forms.account import ScreeningForm
 from patients.models import Screening
 
 
-def own_appointment(request: HttpRequest, appointment_id: int) -> Appointment:
+def own_appointment(request: AuthenticatedHttpRequest, appointment_id: int) -> Appointment:
     """The patient's own appointment; anyone else's answers 404."""
     patient = patient_or_404(request)
     return get_object_or_404(
@@ -68,12 +69,13 @@ def summary(appointment: Appointment) -> dict[str, Any]:
 
 
 @login_required
-def book_review(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def book_review(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """The held time: check the details and confirm (procedure visits answer the screening first)."""
     appointment = own_appointment(request, appointment_id)
     if appointment.status == Status.BOOKED:
         return redirect("booking:book_done", appointment.pk)
-    if appointment.status != Status.HELD or appointment.hold_expires_at <= timezone.now():
+    expires = appointment.hold_expires_at  # set while held (booking_appointment_hold_has_expiry)
+    if appointment.status != Status.HELD or expires is None or expires <= timezone.now():
         return refused_page(request, str(REFUSALS["hold_expired"]), _calendar_url(appointment), status=410)
     screening = _screening_of(appointment)
     if appointment.visit_type.kind == VisitKind.PROCEDURE and screening is None:
@@ -82,7 +84,7 @@ def book_review(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 
 @login_required
-def book_screening(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def book_screening(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """The safety questions before a procedure visit; a blocking answer releases the held time."""
     appointment = own_appointment(request, appointment_id)
     if appointment.status != Status.HELD or appointment.visit_type.kind != VisitKind.PROCEDURE:
@@ -105,7 +107,7 @@ def book_screening(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def book_confirm(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def book_confirm(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """Turn the hold into a booking. A second submit finds it booked and shows the same page."""
     appointment = own_appointment(request, appointment_id)
     if appointment.visit_type.kind == VisitKind.PROCEDURE and appointment.status == Status.HELD:
@@ -127,7 +129,7 @@ def book_confirm(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def book_release(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def book_release(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """Give the held time back and pick another."""
     appointment = own_appointment(request, appointment_id)
     if appointment.status == Status.HELD:
@@ -137,7 +139,7 @@ def book_release(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 
 @login_required
-def book_done(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def book_done(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """The confirmation page."""
     appointment = own_appointment(request, appointment_id)
     if appointment.status != Status.BOOKED:

@@ -138,7 +138,8 @@ def picker(
     chosen = _parse_day(params.get("day"))
     if chosen not in by_day:
         chosen = min(by_day) if by_day else None
-    names = {p.pk: str(p) for p in Provider.objects.filter(pk__in={s.provider_id for s in by_day.get(chosen, [])})}
+    chosen_slots = by_day[chosen] if chosen is not None else []
+    names = {p.pk: str(p) for p in Provider.objects.filter(pk__in={s.provider_id for s in chosen_slots})}
     keep = {"from": first.isoformat(), "any": "1" if any_provider else ""}
     return Picker(
         days=[
@@ -153,7 +154,7 @@ def picker(
                 dateformat.format(s.start.astimezone(tz), "H:i T"),
                 names.get(s.provider_id, ""),
             )
-            for s in by_day.get(chosen, [])
+            for s in chosen_slots
         ],
         any_provider=any_provider,
         can_choose_provider=choosable,

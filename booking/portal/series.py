@@ -5,11 +5,13 @@ Another patient's series answers 404, whether it exists or not.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -28,6 +30,7 @@ from booking.pages.plans import (
 )
 from booking.scheduling.availability import PATIENT_POLICY
 from clinic.access import patient_for
+from clinic.http import AuthenticatedHttpRequest
 from patients.models import Patient
 
 
@@ -39,7 +42,7 @@ def _own_patient(user: Any) -> Patient:
 
 
 @login_required
-def my_series_list(request: HttpRequest) -> HttpResponse:
+def my_series_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's own series, with the next session of each."""
     booked = Appointment.objects.order_by("session_number")
     series_list = list(
@@ -49,16 +52,32 @@ def my_series_list(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at")
     )
     now = timezone.now()
-    for series in series_list:
-        upcoming = [a for a in series.appointments.all() if a.status in MOVABLE and a.start > now]
-        series.next_label = session_label(upcoming[0].session_number, series.sessions_planned) if upcoming else ""
-        series.next_when = local_text(upcoming[0].start, series.location.tz) if upcoming else ""
-        series.is_prescription = series.status == SeriesStatus.PLANNED and not series.appointments.all()
-    return render(request, "booking/my_series_list.html", {"series_list": series_list})
+    rows = [_summary(series, now) for series in series_list]
+    return render(request, "booking/my_series_list.html", {"rows": rows})
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """A series on the patient's list: its next session, or that its dates are still to choose."""
+
+    series: Series
+    next_label: str
+    next_when: str
+    is_prescription: bool
+
+
+def _summary(series: Series, now: datetime) -> SeriesSummary:
+    upcoming = [a for a in series.appointments.all() if a.status in MOVABLE and a.start > now]
+    return SeriesSummary(
+        series=series,
+        next_label=session_label(upcoming[0].session_number, series.sessions_planned) if upcoming else "",
+        next_when=local_text(upcoming[0].start, series.location.tz) if upcoming else "",
+        is_prescription=series.status == SeriesStatus.PLANNED and not series.appointments.all(),
+    )
 
 
 @login_required
-def my_series(request: HttpRequest, series_id: int) -> HttpResponse:
+def my_series(request: AuthenticatedHttpRequest, series_id: int) -> HttpResponse:
     """The patient's own series (404 for anyone else's); a prescription is booked here."""
     series = series_or_404(series_id, patient=_own_patient(request.user))
     page = Page(MY_SERIES, lambda **extra: _my_context(request, series, **extra))
@@ -69,7 +88,7 @@ def my_series(request: HttpRequest, series_id: int) -> HttpResponse:
     )
 
 
-def _my_context(request: HttpRequest, series: Series, **extra: Any) -> dict[str, Any]:
+def _my_context(request: AuthenticatedHttpRequest, series: Series, **extra: Any) -> dict[str, Any]:
     appointments = sessions_of(series)
     return {
         "series": series,

@@ -9,6 +9,7 @@ the offer row, so no copy of the token is stored anywhere. Every write goes thro
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from booking.pages.plans import local_text
 from booking.pages.waitlist import waitlist_entries, waitlist_rows
 from booking.scheduling import waitlist as rules
 from clinic.access import patient_for
+from clinic.http import AuthenticatedHttpRequest
 from patients.models import Patient
 
 SESSION_KEY = "waitlist_offer_token_hash"
@@ -134,7 +136,7 @@ def _own_patient(user: Any) -> Patient:
 
 
 @login_required
-def my_waitlist(request: HttpRequest) -> HttpResponse:
+def my_waitlist(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's entries (and open offers); join the waitlist for a visit."""
     patient = _own_patient(request.user)
     form = WaitlistEntryForm(request.POST or None, patient_facing=True)
@@ -146,21 +148,27 @@ def my_waitlist(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("You are on the waitlist. We will send you a message when a time opens up."))
             return redirect("booking:my_waitlist")
-    entries = waitlist_rows(list(waitlist_entries().filter(patient=patient).order_by("-created_at")[:50]))
+    rows = waitlist_rows(list(waitlist_entries().filter(patient=patient).order_by("-created_at")[:50]))
     now = timezone.now()
-    for entry in entries:  # the patient's own open offers, with their links (they are the owner)
-        entry.open_offers = [
-            {**row, "url": reverse("booking:waitlist_offer_link", args=[rules.offer_token(row["offer"].token_nonce)])}
-            for row in entry.offer_rows
-            if row["offer"].status == OfferStatus.OPEN and row["offer"].expires_at > now
+    for row in rows:  # the patient's own open offers, with their links (they are the owner)
+        row.open_offers = [
+            replace(
+                shown, url=reverse("booking:waitlist_offer_link", args=[rules.offer_token(shown.offer.token_nonce)])
+            )
+            for shown in row.offers
+            if shown.offer.status == OfferStatus.OPEN and shown.offer.expires_at > now
         ]
     status = 422 if request.method == "POST" else 200
-    return render(request, "booking/waitlist/mine.html", {"entries": entries, "form": form}, status=status)
+    return render(request, "booking/waitlist/mine.html", {"rows": rows, "form": form}, status=status)
+
+
+def _offer_url(offer: WaitlistOffer) -> str:
+    return reverse("booking:waitlist_offer_link", args=[rules.offer_token(offer.token_nonce)])
 
 
 @login_required
 @require_POST
-def my_waitlist_withdraw(request: HttpRequest, entry_id: int) -> HttpResponse:
+def my_waitlist_withdraw(request: AuthenticatedHttpRequest, entry_id: int) -> HttpResponse:
     entry = get_object_or_404(WaitlistEntry, pk=entry_id, patient=_own_patient(request.user))
     with suppress(BookingError):  # already closed: the list shows it as it is
         services.withdraw_from_waitlist(entry=entry, by=request.user, reason="withdrawn by the patient")

@@ -172,7 +172,8 @@ def build_report(
         entry = row(visit.provider_id, visit.location_id)
         entry.visits += 1
         if visit.status == Status.CANCELLED:
-            at = visit.cancelled_at  # type: ignore[attr-defined]
+            # django-stubs drops annotate()'s fields when a custom QuerySet subclass is iterated.
+            at: datetime | None = visit.cancelled_at  # type: ignore[attr-defined]
             cutoff = timedelta(hours=locations[visit.location_id].patient_change_cutoff_hours)
             if at is not None and visit.start - at < cutoff:
                 entry.late_cancellations += 1
@@ -189,10 +190,10 @@ def build_report(
     )
     for one in series.only("provider_id", "location_id", "status"):
         tz = locations[one.location_id].tz
-        started = one.first_session  # type: ignore[attr-defined]
+        started = one.first_session
         if started is not None and first <= _local_day(started, tz) <= last:
             row(one.provider_id, one.location_id).series_started += 1
-        done = one.last_done  # type: ignore[attr-defined]
+        done = one.last_done
         if one.status == SeriesStatus.COMPLETED and done is not None and first <= _local_day(done, tz) <= last:
             row(one.provider_id, one.location_id).series_completed += 1
     return sorted(rows.values(), key=lambda r: (r.location.name, r.provider.display_name))

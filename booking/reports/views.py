@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from booking.forms import DateInput
 from booking.reports.build import MAX_DAYS, ReportRow, build_report
 from clinic.access import is_clinic_admin
+from clinic.http import AuthenticatedHttpRequest
 from clinic.models import Location
 
 
@@ -85,7 +86,7 @@ def table(rows: list[ReportRow]) -> list[list[Any]]:
 
 
 @clinic_admin_only
-def reports(request: HttpRequest) -> HttpResponse:
+def reports(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The table for the chosen period (default: the last four weeks); `?format=csv` downloads it."""
     today = timezone.localdate()
     form = ReportForm(request.GET or {"start": today - timedelta(days=27), "end": today})

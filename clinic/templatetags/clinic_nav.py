@@ -35,8 +35,8 @@ LINKS: list[tuple[str, Any, str]] = [
 def nav_links(context: dict[str, Any]) -> list[dict[str, Any]]:
     """The links for the logged-in user, each with whether it is the current page."""
     request = context.get("request")
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    user = getattr(request, "user", None)  # none on a page answered before the auth middleware (a 429)
+    if request is None or user is None or not user.is_authenticated:
         return []
     names = role_names(user)
     staff, admin = is_staff_member(user), is_clinic_admin(user)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -13,6 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient
 from patients.services import PROFILE_FIELDS
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class DateInput(forms.DateInput):
@@ -93,7 +96,7 @@ class RegisterForm(forms.Form):
 YES_NO = [(True, _("Yes")), (False, _("No"))]
 
 
-def _yes_no(label: str) -> forms.TypedChoiceField:
+def _yes_no(label: StrOrPromise) -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
         label=label, choices=YES_NO, coerce=lambda value: value in (True, "True"), widget=forms.RadioSelect
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -17,6 +19,7 @@ from booking.desk.series import staff_only
 from booking.errors import BookingError
 from booking.pages.plans import local_text
 from clinic.access import patient_for, patients_viewed
+from clinic.http import AuthenticatedHttpRequest
 from patients import services
 from patients.forms.account import ProfileForm, RegisterForm, ReviewForm
 from patients.language import use_language
@@ -57,7 +60,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's own details: names, birth date, how to reach and remind them, language."""
     patient = patient_for(request.user)
     if patient is None:
@@ -81,23 +84,32 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @staff_only
-def review_list(request: HttpRequest) -> HttpResponse:
+def review_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Screenings waiting for staff: a blocking answer stopped an online booking."""
     pending = list(
         Screening.objects.awaiting_review()
         .select_related("patient", "appointment__provider", "appointment__location", "appointment__visit_type")
         .order_by("created_at", "id")
     )
-    for screening in pending:
-        wanted = screening.appointment
-        screening.wanted_when = local_text(wanted.start, wanted.location.tz) if wanted else ""
+    rows = [ReviewRequest(screening, _wanted_when(screening)) for screening in pending]
     patients_viewed(request, {s.patient_id for s in pending})
-    return render(request, "patients/review_list.html", {"pending": pending, "form": ReviewForm()})
+    return render(request, "patients/review_list.html", {"rows": rows, "form": ReviewForm()})
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    screening: Screening
+    wanted_when: str  # the booking it stopped, in the location's time ("" if none)
+
+
+def _wanted_when(screening: Screening) -> str:
+    wanted = screening.appointment
+    return local_text(wanted.start, wanted.location.tz) if wanted else ""
 
 
 @staff_only
 @require_POST
-def review_decide(request: HttpRequest, screening_id: int) -> HttpResponse:
+def review_decide(request: AuthenticatedHttpRequest, screening_id: int) -> HttpResponse:
     """Approve (online booking opens again) or decline with a note."""
     screening = get_object_or_404(Screening.objects.select_related("patient"), pk=screening_id)
     patients_viewed(request, [screening.patient_id])
