@@ -208,7 +208,7 @@ def cancel_appointment(*, appointment: Appointment, by: User, reason: str, now: 
 def _after_cancel(appointment: Appointment, now: datetime) -> None:
     """In the cancellation's transaction: stop its messages, and offer the freed time to the
     waitlist (a rolled-back cancellation offers nothing; docs/waitlist.md)."""
-    from booking.services.waitlist import offer_after_cancellation  # waitlist books through this module
+    from booking.services.waitlist.offers import offer_after_cancellation  # waitlist books through this module
 
     reminders.cancel_for(appointment, now=now)
     offer_after_cancellation(appointment, now=now)
