@@ -1,7 +1,14 @@
-"""Moving one session of a booked series, optionally re-planning the later ones from its new date."""
+"""Moving one session of a booked series, optionally re-planning the later ones from its new date.
+
+The preview and the move make their plan with the same function, `_plan_move`: it reads the
+calendar as if the session and the later sessions had stepped aside, places the session, and
+re-plans the later ones with the pure planner. The preview stops there (no transaction, no lock,
+no write); the move does the same under the lock and then writes what it planned.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -9,36 +16,44 @@ from django.utils import timezone
 from booking.errors import BookingError, InvalidTransition, SlotTaken
 from booking.models import Appointment, Series, Status
 from booking.scheduling import series as series_planner
-from booking.scheduling.availability import Policy
+from booking.scheduling.availability import Policy, load_schedule
 from booking.scheduling.series import PlannedSession
 from booking.services import write_path as wp
-from booking.services.series.book import MOVABLE, load_plan, require_bookable, require_open, series_rules_of
+from booking.services.series.book import MOVABLE, require_bookable, require_open, series_rules_of
 from booking.services.write_path import User
 from clinic.models import Provider
 
 
-class _DryRun(Exception):
-    """Raised inside a transaction to roll it back and hand the plan to the caller."""
+@dataclass(frozen=True)
+class _Move:
+    """What is asked: the session's row, where it goes, and the later sessions to re-plan."""
 
-    def __init__(self, plan: list[PlannedSession]) -> None:
-        super().__init__("dry run")
-        self.plan = plan
+    series: Series
+    session_number: int
+    appointment: Appointment
+    provider: Provider
+    start: datetime
+    later_ids: list[int]
 
 
-def _move_series(
+@dataclass(frozen=True)
+class _MovePlan:
+    place: wp.Placement
+    stale_holds: list[int]  # run-out holds in the moved session's way: the move releases them
+    sessions: list[PlannedSession]  # the moved session, then the re-planned ones
+
+
+def _move_of(
     *,
     series: Series,
     session_number: int,
     start: datetime,
-    by: User,
     provider: Provider | None,
     replan_later: bool,
     policy: Policy,
-    reason: str,
     now: datetime,
-    dry_run: bool,
-) -> list[PlannedSession]:
-    """Move one session and, optionally, re-plan the later ones from its new date, atomically."""
+) -> _Move:
+    """Check the request against the series as it is (reads only): 422 or 409 when it cannot be."""
     start = wp.utc_start(start)
     require_open(series)
     appointment = (
@@ -46,10 +61,8 @@ def _move_series(
     )
     if appointment is None:
         raise BookingError("no_such_session", f"Session {session_number} is not booked, so it cannot be moved.")
-    visit_type, location, tz = series.visit_type, series.location, series.location.tz
     new_provider = provider or appointment.provider
-    wp.check_offer(new_provider, visit_type, location, policy)
-    rooms_at = location if visit_type.needs_room else None
+    wp.check_offer(new_provider, series.visit_type, series.location, policy)
     later_ids: list[int] = []
     if replan_later:
         later_ids = list(
@@ -57,91 +70,84 @@ def _move_series(
             .order_by("session_number")
             .values_list("pk", flat=True)
         )
-    why = reason or f"session {session_number} of the series moved"
+    return _Move(
+        series=series,
+        session_number=session_number,
+        appointment=appointment,
+        provider=new_provider,
+        start=start,
+        later_ids=later_ids,
+    )
 
-    def write() -> list[PlannedSession]:
-        involved = {appointment.provider_id, new_provider.pk, series.provider_id}
-        later = list(Appointment.objects.select_for_update().filter(pk__in=later_ids).order_by("session_number"))
-        involved |= {row.provider_id for row in later}
-        wp.lock(involved, rooms_at)
-        current = Appointment.objects.select_for_update().get(pk=appointment.pk)
-        if current.status not in MOVABLE:
-            raise InvalidTransition(f"A {current.get_status_display().lower()} appointment cannot be moved.")
-        # Later sessions step aside inside this transaction only, so the re-plan can reuse their
-        # times; each is restored to its own status at its new time below, or the rollback undoes it.
-        statuses = {row.pk: row.status for row in later}
-        Appointment.objects.filter(pk__in=statuses).update(status=Status.CANCELLED)
-        place = wp.placement_for(
-            provider=new_provider,
+
+def _plan_move(move: _Move, current: Appointment, *, policy: Policy, now: datetime) -> _MovePlan:
+    """Place the session and re-plan the later ones, reading the calendar as if they had all
+    stepped aside (their old times are free to reuse). Reads only: no transaction, lock or write."""
+    series = move.series
+    visit_type, location, tz = series.visit_type, series.location, series.location.tz
+    stepping_aside = [current.pk, *move.later_ids]
+    day = wp.placement_schedule(
+        provider=move.provider,
+        visit_type=visit_type,
+        location=location,
+        start=move.start,
+        now=now,
+        patient_id=series.patient_id,
+        exclude_appointment_ids=stepping_aside,
+    )
+    place = wp.placement_in(
+        day, provider=move.provider, visit_type=visit_type, location=location, start=move.start, policy=policy
+    )
+    old_date = current.local_start().date()
+    moved = series_planner.moved_session(
+        number=move.session_number,
+        old_date=old_date,
+        provider_id=move.provider.pk,
+        start=place.start,
+        end=place.end,
+        room_id=place.room_id,
+        tz=tz,
+    )
+    replanned: list[PlannedSession] = []
+    if move.later_ids:
+        number, new_date = move.session_number, moved.date
+        rules = series_rules_of(
+            series,
+            sessions=len(move.later_ids),
+            first_date=new_date + timedelta(days=series_rules_of(series).gap_after(number)),
+            first_number=number + 1,
+            after_date=new_date,
+        )
+        first_day, last_day = series_planner.planning_window(rules, tz)
+        window = load_schedule(
             visit_type=visit_type,
             location=location,
-            start=start,
-            policy=policy,
+            first_day=first_day,
+            last_day=last_day,
             now=now,
-            patient_id=series.patient_id,
-            exclude_appointment_id=current.pk,
+            exclude_appointment_ids=stepping_aside,
         )
-        old_date = current.local_start().date()
-        wp.move_row(current, new_provider, place, by=by, now=now, reason=why)
-        new_date = place.start.astimezone(tz).date()
-        moved = PlannedSession(
-            number=session_number,
-            target_date=old_date,
-            status=series_planner.SessionStatus.CHOSEN,
-            provider_id=new_provider.pk,
-            start=place.start,
-            end=place.end,
-            room_id=place.room_id,
-            day_offset=(new_date - old_date).days,
-            pinned=True,
+        replanned = series_planner.plan_after_move(
+            window, rules, moved=moved, provider_id=series.provider_id, policy=policy
         )
-        replanned: list[PlannedSession] = []
-        if later:
-            rules = series_rules_of(
-                series,
-                sessions=len(later),
-                first_date=new_date + timedelta(days=series_rules_of(series).gap_after(session_number)),
-                first_number=session_number + 1,
-                after_date=new_date,
-            )
-            replanned = load_plan(
-                rules=rules,
-                provider=series.provider,
-                visit_type=visit_type,
-                location=location,
-                policy=policy,
-                now=now,
-                choices={},
-            )
-        plan = [moved, *replanned]
-        if dry_run:
-            raise _DryRun(plan)
-        require_bookable(plan, tz)
-        providers = Provider.objects.in_bulk({s.provider_id for s in replanned})
-        for row, session in zip(later, replanned, strict=True):
-            assert session.start is not None  # _require_bookable said so
-            row_place = wp.placement_for(
-                provider=providers[session.provider_id],
-                visit_type=visit_type,
-                location=location,
-                start=session.start,
-                policy=policy,
-                now=now,
-                patient_id=series.patient_id,
-                exclude_appointment_id=row.pk,
-            )
-            row.status = statuses[row.pk]
-            wp.move_row(row, providers[session.provider_id], row_place, by=by, now=now, reason=why, also=["status"])
-        return plan
+    return _MovePlan(
+        place=place,
+        stale_holds=wp.stale_holds_in_the_way(day, move.provider, place),
+        sessions=[moved, *replanned],
+    )
 
-    try:
-        return wp.write(write)
-    except _DryRun as preview:
-        return preview.plan
-    except SlotTaken as exc:
-        raise wp.with_alternatives(
-            exc, provider=new_provider, visit_type=visit_type, location=location, start=start, policy=policy, now=now
-        ) from exc.__cause__
+
+def _with_alternatives(exc: SlotTaken, move: _Move, *, policy: Policy, now: datetime) -> SlotTaken:
+    series = move.series
+    return wp.with_alternatives(
+        exc,
+        provider=move.provider,
+        visit_type=series.visit_type,
+        location=series.location,
+        start=move.start,
+        policy=policy,
+        now=now,
+    )
 
 
 def preview_series_move(
@@ -154,19 +160,25 @@ def preview_series_move(
     policy: Policy,
     now: datetime | None = None,
 ) -> list[PlannedSession]:
-    """What move_series_session would do (the moved session, then the re-planned ones); writes nothing."""
-    return _move_series(
+    """What move_series_session would do (the moved session, then the re-planned ones).
+
+    Reads only: no transaction, no lock, no write. Refused as the move would be (422, or 409
+    with free times nearby); a later session that would need a choice shows as needs_choice.
+    """
+    now = now or timezone.now()
+    move = _move_of(
         series=series,
         session_number=session_number,
         start=start,
-        by=None,
         provider=provider,
         replan_later=replan_later,
         policy=policy,
-        reason="",
-        now=now or timezone.now(),
-        dry_run=True,
+        now=now,
     )
+    try:
+        return _plan_move(move, move.appointment, policy=policy, now=now).sessions
+    except SlotTaken as exc:
+        raise _with_alternatives(exc, move, policy=policy, now=now) from exc.__cause__
 
 
 def move_series_session(
@@ -182,17 +194,57 @@ def move_series_session(
     now: datetime | None = None,
 ) -> Series:
     """Move one session; with replan_later, re-plan every later future session from its new date."""
-    _move_series(
+    now = now or timezone.now()
+    move = _move_of(
         series=series,
         session_number=session_number,
         start=start,
-        by=by,
         provider=provider,
         replan_later=replan_later,
         policy=policy,
-        reason=reason.strip()[:200],
-        now=now or timezone.now(),
-        dry_run=False,
+        now=now,
     )
+    why = reason.strip()[:200] or f"session {session_number} of the series moved"
+    try:
+        wp.write(lambda: _write_move(move, by=by, policy=policy, reason=why, now=now))
+    except SlotTaken as exc:
+        raise _with_alternatives(exc, move, policy=policy, now=now) from exc.__cause__
     series.refresh_from_db()
     return series
+
+
+def _write_move(move: _Move, *, by: User, policy: Policy, reason: str, now: datetime) -> list[PlannedSession]:
+    """Inside the transaction: lock, plan as the preview does, then move every row; all or nothing."""
+    series = move.series
+    location, tz = series.location, series.location.tz
+    later = list(Appointment.objects.select_for_update().filter(pk__in=move.later_ids).order_by("session_number"))
+    involved = {move.appointment.provider_id, move.provider.pk, series.provider_id, *(row.provider_id for row in later)}
+    wp.lock(involved, location if series.visit_type.needs_room else None)
+    current = Appointment.objects.select_for_update().get(pk=move.appointment.pk)
+    if current.status not in MOVABLE:
+        raise InvalidTransition(f"A {current.get_status_display().lower()} appointment cannot be moved.")
+    plan = _plan_move(move, current, policy=policy, now=now)
+    require_bookable(plan.sessions, tz)
+    # The later sessions step aside (the plan reused their times); each is restored to its own
+    # status at its new time below, or the rollback undoes it.
+    statuses = {row.pk: row.status for row in later}
+    Appointment.objects.filter(pk__in=statuses).update(status=Status.CANCELLED)
+    wp.release_stale_holds(plan.stale_holds, now)
+    wp.move_row(current, move.provider, plan.place, by=by, now=now, reason=reason)
+    replanned = plan.sessions[1:]
+    providers = Provider.objects.in_bulk({s.provider_id for s in replanned})
+    for row, session in zip(later, replanned, strict=True):
+        assert session.start is not None  # require_bookable said so
+        row_place = wp.placement_for(
+            provider=providers[session.provider_id],
+            visit_type=series.visit_type,
+            location=location,
+            start=session.start,
+            policy=policy,
+            now=now,
+            patient_id=series.patient_id,
+            exclude_appointment_id=row.pk,
+        )
+        row.status = statuses[row.pk]
+        wp.move_row(row, providers[session.provider_id], row_place, by=by, now=now, reason=reason, also=["status"])
+    return plan.sessions
