@@ -573,7 +573,7 @@ def find_slots(
 
 def slots_for_move(
     *,
-    appointment: Any,
+    appointment: Appointment,
     first_day: date,
     last_day: date,
     provider_ids: Sequence[int] | None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -38,7 +38,6 @@ from clinic.models import Location, Provider, VisitType
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-User = AbstractBaseUser | None
 
 WRITE_ATTEMPTS = 4
 _LOCK_PROVIDER = 1
@@ -118,7 +117,7 @@ def record(
     appointment: Appointment,
     action: str,
     *,
-    by: User,
+    by: User | None,
     now: datetime,
     from_status: str = "",
     from_start: datetime | None = None,
@@ -316,7 +315,7 @@ def move_row(
     provider: Provider,
     place: Placement,
     *,
-    by: User,
+    by: User | None,
     now: datetime,
     reason: str,
     also: Sequence[str] = (),

@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from booking.errors import BookingError, InvalidTransition, SeriesClash, SeriesNeedsChoice, SlotTaken
@@ -22,7 +23,6 @@ from booking.scheduling import series as series_planner
 from booking.scheduling.availability import Policy, Reason, load_schedule
 from booking.scheduling.series import PlannedSession, SeriesRules, SessionChoice
 from booking.services import write_path as wp
-from booking.services.write_path import User
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
@@ -159,7 +159,7 @@ def book_sessions(
     patient: Patient,
     visit_type: VisitType,
     location: Location,
-    by: User,
+    by: User | None,
     policy: Policy,
     now: datetime,
     replan: Callable[[], list[PlannedSession]],
@@ -237,7 +237,7 @@ def book_series_rules(
     rules: SeriesRules,
     picked: Mapping[int, SessionChoice],
     get_series: Callable[[], Series],
-    by: User,
+    by: User | None,
     policy: Policy,
     now: datetime,
 ) -> Series:
@@ -306,7 +306,7 @@ def book_series(
     preferred_time: time,
     first_date: date,
     choices: Choices = None,
-    by: User,
+    by: User | None,
     policy: Policy,
     now: datetime | None = None,
 ) -> Series:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -24,7 +25,6 @@ from booking.services.series.book import (
     series_choices,
     series_rules_of,
 )
-from booking.services.write_path import User
 
 
 def _extension(series: Series, sessions: int) -> SeriesRules:
@@ -68,7 +68,7 @@ def extend_series(
     *,
     series: Series,
     sessions: int,
-    by: User,
+    by: User | None,
     choices: Choices = None,
     policy: Policy,
     now: datetime | None = None,
@@ -95,7 +95,7 @@ def extend_series(
     )
 
 
-def _close_series(series: Series, *, to: SeriesStatus, by: User, reason: str, now: datetime) -> Series:
+def _close_series(series: Series, *, to: SeriesStatus, by: User | None, reason: str, now: datetime) -> Series:
     """Compare-and-swap the series' status and cancel its remaining future sessions, atomically;
     their times are offered to the waitlist in the same transaction."""
     from booking.services.waitlist.offers import offer_after_cancellation  # waitlist books through appointments
@@ -122,7 +122,7 @@ def _close_series(series: Series, *, to: SeriesStatus, by: User, reason: str, no
     return wp.write(write)
 
 
-def cancel_series_remaining(*, series: Series, by: User, reason: str, now: datetime | None = None) -> Series:
+def cancel_series_remaining(*, series: Series, by: User | None, reason: str, now: datetime | None = None) -> Series:
     """Stop a series: cancel every remaining future session (the reason is kept on each)."""
     reason = reason.strip()[:200]
     if not reason:
@@ -130,7 +130,7 @@ def cancel_series_remaining(*, series: Series, by: User, reason: str, now: datet
     return _close_series(series, to=SeriesStatus.STOPPED, by=by, reason=reason, now=now or timezone.now())
 
 
-def complete_series(*, series: Series, by: User, now: datetime | None = None) -> Series:
+def complete_series(*, series: Series, by: User | None, now: datetime | None = None) -> Series:
     """The course is done: maintenance from now on, with no automatic bookings.
 
     Any session still booked in the future is cancelled, since the patient now returns only when

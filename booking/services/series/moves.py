@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from booking.errors import BookingError, InvalidTransition, SlotTaken
@@ -20,7 +21,6 @@ from booking.scheduling.availability import Policy, load_schedule
 from booking.scheduling.series import PlannedSession
 from booking.services import write_path as wp
 from booking.services.series.book import MOVABLE, require_bookable, require_open, series_rules_of
-from booking.services.write_path import User
 from clinic.models import Provider
 
 
@@ -186,7 +186,7 @@ def move_series_session(
     series: Series,
     session_number: int,
     start: datetime,
-    by: User,
+    by: User | None,
     provider: Provider | None = None,
     replan_later: bool = False,
     policy: Policy,
@@ -213,7 +213,7 @@ def move_series_session(
     return series
 
 
-def _write_move(move: _Move, *, by: User, policy: Policy, reason: str, now: datetime) -> list[PlannedSession]:
+def _write_move(move: _Move, *, by: User | None, policy: Policy, reason: str, now: datetime) -> list[PlannedSession]:
     """Inside the transaction: lock, plan as the preview does, then move every row; all or nothing."""
     series = move.series
     location, tz = series.location, series.location.tz

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -22,7 +23,6 @@ from booking.services.series.book import (
     series_rules,
     series_rules_of,
 )
-from booking.services.write_path import User
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
@@ -38,7 +38,7 @@ def prescribe_series(
     tolerance_days: int,
     taper_days: Sequence[int],
     preferred_time: time,
-    by: User,
+    by: User | None,
     policy: Policy,
 ) -> Series:
     """Save a series' parameters without booking it: status planned, no appointments.
@@ -93,7 +93,13 @@ def plan_prescribed_series(
 
 
 def book_prescribed_series(
-    *, series: Series, first_date: date, choices: Choices = None, by: User, policy: Policy, now: datetime | None = None
+    *,
+    series: Series,
+    first_date: date,
+    choices: Choices = None,
+    by: User | None,
+    policy: Policy,
+    now: datetime | None = None,
 ) -> Series:
     """Book every session of a prescription from `first_date`, or none (as book_series).
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -17,7 +18,6 @@ from booking.scheduling.availability import PATIENT_POLICY, STAFF_POLICY
 from booking.services import write_path as wp
 from booking.services.appointments import book_appointment
 from booking.services.waitlist.offers import close_offers, needs_screening_review, offer_to_next
-from booking.services.write_path import User
 from clinic.models import hash_token
 
 
@@ -65,7 +65,9 @@ def _refusal(offer: WaitlistOffer, now: datetime) -> OfferClosed | None:
     return None
 
 
-def accept_offer(*, token: str = "", token_hash: str = "", by: User = None, now: datetime | None = None) -> Appointment:
+def accept_offer(
+    *, token: str = "", token_hash: str = "", by: User | None = None, now: datetime | None = None
+) -> Appointment:
     """Take an offered time (by the link's token, or its hash): the first to accept books it
     (through book_appointment); the other offers of that time are lost. A used, lost, withdrawn
     or run-out offer is refused with OfferClosed (409/410), with other free times where there are

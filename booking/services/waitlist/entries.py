@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -12,7 +13,6 @@ from booking.errors import BookingError
 from booking.models import OfferStatus, PartOfDay, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from booking.services import write_path as wp
 from booking.services.waitlist.offers import close_offers, offer_to_next
-from booking.services.write_path import User
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
@@ -22,7 +22,7 @@ def add_to_waitlist(
     patient: Patient,
     visit_type: VisitType,
     location: Location,
-    by: User,
+    by: User | None,
     provider: Provider | None = None,
     earliest_date: date | None = None,
     latest_date: date | None = None,
@@ -74,7 +74,7 @@ def add_to_waitlist(
 
 
 def withdraw_from_waitlist(
-    *, entry: WaitlistEntry, by: User, reason: str = "", now: datetime | None = None
+    *, entry: WaitlistEntry, by: User | None, reason: str = "", now: datetime | None = None
 ) -> WaitlistEntry:
     """Take an entry off the waitlist; its open offers are withdrawn and their messages stopped."""
     now = now or timezone.now()
@@ -108,7 +108,11 @@ def _expire_entries(now: datetime) -> int:
     """Entries whose last date has passed, in their location's time zone."""
     soon = timezone.localtime(now).date() + timedelta(days=1)
     candidates = WaitlistEntry.objects.active().filter(latest_date__lt=soon).select_related("location")
-    past = [e.pk for e in candidates if e.latest_date < timezone.localtime(now, e.location.tz).date()]
+    past = [
+        e.pk
+        for e in candidates
+        if e.latest_date is not None and e.latest_date < timezone.localtime(now, e.location.tz).date()
+    ]
     if not past:
         return 0
     with transaction.atomic():

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from booking.errors import BookingError, SlotTaken
@@ -24,7 +24,6 @@ from booking.models import Appointment, OfferStatus, WaitlistEntry, WaitlistOffe
 from booking.scheduling import waitlist as rules
 from booking.scheduling.availability import STAFF_POLICY, check_start, load_schedule
 from booking.services import write_path as wp
-from booking.services.write_path import User
 from clinic.models import Location, Provider, VisitKind, VisitType, hash_token
 from patients.models import Screening
 
@@ -63,7 +62,7 @@ def _make_offer(
     start: datetime,
     times: tuple[datetime, datetime],
     freed_by: Appointment | None,
-    by: User,
+    by: User | None,
     now: datetime,
 ) -> WaitlistOffer:
     nonce = rules.new_nonce()
@@ -105,17 +104,17 @@ def matching_entries(
     local_end = timezone.localtime(start + visit_type.duration, tz)
     day = local_start.date()
     offered_this = WaitlistOffer.objects.for_slot(provider.pk, start).filter(entry=OuterRef("pk"))
-    candidates = list(
+    suitable = (
         WaitlistEntry.objects.active()
         .filter(visit_type=visit_type, location=location)
         .filter(Q(provider__isnull=True) | Q(provider=provider))
         .filter(Q(earliest_date__isnull=True) | Q(earliest_date__lte=day))
         .filter(Q(latest_date__isnull=True) | Q(latest_date__gte=day))
         .filter(~Exists(offered_this))
-        .exclude(patient_id=exclude_patient_id)
-        .select_related("patient", "visit_type", "location")
-        .fairness_order()
     )
+    if exclude_patient_id is not None:
+        suitable = suitable.exclude(patient_id=exclude_patient_id)
+    candidates = list(suitable.select_related("patient", "visit_type", "location").fairness_order())
     busy = set(
         Appointment.objects.occupying(now)
         .filter(patient_id__in=[e.patient_id for e in candidates])
@@ -153,7 +152,7 @@ def offer_freed_slot(
     location: Location,
     start: datetime,
     freed_by: Appointment | None = None,
-    by: User = None,
+    by: User | None = None,
     now: datetime | None = None,
     limit: int | None = None,
 ) -> list[WaitlistOffer]:
@@ -209,7 +208,7 @@ def offer_after_cancellation(appointment: Appointment, *, now: datetime) -> list
 
 
 def offer_slot_to_entry(
-    *, entry: WaitlistEntry, provider: Provider, start: datetime, by: User, now: datetime | None = None
+    *, entry: WaitlistEntry, provider: Provider, start: datetime, by: User | None, now: datetime | None = None
 ) -> WaitlistOffer:
     """The desk offers a free time by hand to one entry (its visit type and location; any
     provider who offers the visit; the desk's judgement on dates and times of day)."""
@@ -258,7 +257,7 @@ def offer_to_next(closed_offer_ids: list[int], now: datetime) -> None:
             logger.exception("waitlist: offering %s at %s to the next entries failed", provider_id, start)
 
 
-def close_offers(offers: Any, status: str, now: datetime) -> list[int]:
+def close_offers(offers: QuerySet[WaitlistOffer], status: str, now: datetime) -> list[int]:
     """Close open offers (conditionally), stop their messages, and put their entries back to
     waiting when they have no other open offer. Returns the ids closed."""
     ids = list(offers.filter(status=OfferStatus.OPEN).values_list("pk", flat=True))
