@@ -26,15 +26,15 @@ from django.views.decorators.http import require_POST
 
 from booking import services
 from booking.errors import BookingError, SlotTaken
-from booking.models import Appointment, Series, Status
+from booking.models import Appointment, Status
 from booking.pages.plans import error_text
 from booking.scheduling.availability import Reason, Slot
+from booking.scheduling.eligibility import Eligibility, eligibility
 from booking.scheduling.loading import find_slots
-from clinic.models import Location, Provider, VisitKind, VisitType
-from patients.models import Patient, ReviewStatus, Screening
+from clinic.models import Location, Provider, VisitType
+from patients.models import Patient
 
 ANY = "any"
-NEEDS_EVALUATION = (VisitKind.PROCEDURE, VisitKind.FOLLOW_UP)
 TIME_FORMATS = {"en": "g:i A T", "es": "G:i T"}
 DAY_FORMATS = {"en": "l, F j, Y", "es": r"l j \d\e F \d\e Y"}
 SHORT_DAY_FORMATS = {"en": "D, M j", "es": "D j M"}
@@ -151,39 +151,6 @@ def patient_or_404(request: HttpRequest) -> Patient:
         return request.user.patient  # type: ignore[union-attr]
     except Patient.DoesNotExist:
         raise Http404 from None
-
-
-# --- who may book a procedure -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Eligibility:
-    allowed: bool
-    why: str = ""
-
-
-def eligibility(patient: Patient, visit_type: VisitType, *, now: datetime | None = None) -> Eligibility:
-    """Evaluations are open to all. Procedure and follow-up visits need an evaluation on record
-    (completed, checked in, or booked at a time that has passed), or staff approval: a series the
-    clinic planned or prescribed, or an approved screening review. A screening waiting for review
-    or declined keeps procedure visits closed online."""
-    if visit_type.kind not in NEEDS_EVALUATION:
-        return Eligibility(True)
-    now = now or timezone.now()
-    if visit_type.kind == VisitKind.PROCEDURE:
-        latest = Screening.objects.filter(patient=patient).order_by("-created_at", "-id").first()
-        if latest is not None and latest.blocks_online_booking:
-            return Eligibility(False, _("The clinic is reviewing your safety answers and will call you."))
-    evaluated = Appointment.objects.filter(patient=patient, visit_type__kind=VisitKind.EVALUATION).filter(
-        status__in=[Status.COMPLETED, Status.CHECKED_IN]
-    ) | Appointment.objects.filter(
-        patient=patient, visit_type__kind=VisitKind.EVALUATION, status=Status.BOOKED, start__lte=now
-    )
-    if evaluated.exists() or Series.objects.filter(patient=patient).exists():
-        return Eligibility(True)
-    if Screening.objects.filter(patient=patient, review_status=ReviewStatus.APPROVED).exists():
-        return Eligibility(True)
-    return Eligibility(False, _("Please book an evaluation first; treatment visits follow it."))
 
 
 # --- the steps --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -104,6 +104,19 @@ class Schedule:
             and hold.start < block[1]
             and hold.end > block[0]
         ]
+
+
+def with_visit(schedule: Schedule, provider_id: int, room_id: int | None, block: Interval) -> Schedule:
+    """`schedule` with one more visit keeping `block` of the provider and the room, as load_schedule
+    would read it back once written (a preview of a move plans around the moved session)."""
+    providers = [
+        replace(p, appointments=[*p.appointments, block]) if p.provider_id == provider_id else p
+        for p in schedule.providers
+    ]
+    rooms = dict(schedule.rooms)
+    if room_id in rooms:
+        rooms[room_id] = merged([*rooms[room_id], block])
+    return replace(schedule, providers=providers, rooms=rooms)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ the pure sweep in `booking.scheduling.availability`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,7 +51,7 @@ _SQL_INT = {
 _EPOCH_DAY_ZERO = date(1970, 1, 1).toordinal()
 
 
-def _schedule_sql(vendor: str, provider_count: int, with_rooms: bool, excluding: bool, for_patient: bool) -> str:
+def _schedule_sql(vendor: str, provider_count: int, with_rooms: bool, excluding: int, for_patient: bool) -> str:
     """One round trip for everything a schedule needs; each row is (kind, six integers).
 
     h: provider, weekday, start and end second of the day     t: provider, start, end (time off)
@@ -72,7 +72,7 @@ def _schedule_sql(vendor: str, provider_count: int, with_rooms: bool, excluding:
     )
     room_rows = "UNION ALL SELECT 'r', id, NULL, NULL, NULL, NULL, NULL FROM free_rooms" if with_rooms else ""
     room_match = " OR a.room_id IN (SELECT id FROM free_rooms)" if with_rooms else ""
-    excluded = " AND a.id <> %s" if excluding else ""
+    excluded = f" AND a.id NOT IN ({', '.join(['%s'] * excluding)})" if excluding else ""
     statuses = ", ".join(["%s"] * len(OCCUPYING))
     end = q("end")
     patient_rows = (
@@ -130,10 +130,13 @@ def load_schedule(
     now: datetime | None = None,
     exclude_appointment_id: int | None = None,
     patient_id: int | None = None,
+    exclude_appointment_ids: Collection[int] = (),
 ) -> Schedule:
     """Read hours, time off, closures, rooms and occupying appointments for the range in ONE query.
 
-    Only providers who are active and offer the visit type at the location get a schedule.
+    Only providers who are active and offer the visit type at the location get a schedule. The
+    excluded appointments are read as if they were not there (a visit being moved, and the later
+    sessions of its series that step aside for a re-plan).
     """
     now = now or timezone.now()
     now_ts = int(now.timestamp())
@@ -142,6 +145,7 @@ def load_schedule(
     range_start = datetime.combine(first_day - timedelta(days=1), time(0), tzinfo=tz)
     range_end = datetime.combine(last_day + timedelta(days=2), time(0), tzinfo=tz)
     ops = connection.ops
+    excluded = sorted({*exclude_appointment_ids, *([] if exclude_appointment_id is None else [exclude_appointment_id])})
     ids = list(provider_ids or [])
     if provider_ids is not None and not ids:
         ids = [-1]  # an empty choice matches no provider
@@ -153,16 +157,12 @@ def load_schedule(
     params += [location.pk, ops.adapt_datefield_value(last_day), ops.adapt_datefield_value(first_day)]
     params += [s.value for s in OCCUPYING]
     params += [ops.adapt_datetimefield_value(range_end), ops.adapt_datetimefield_value(range_start)]
-    if exclude_appointment_id is not None:
-        params.append(exclude_appointment_id)
+    params += excluded
     if patient_id is not None:
         params += [patient_id, *(s.value for s in OCCUPYING)]
         params += [ops.adapt_datetimefield_value(range_end), ops.adapt_datetimefield_value(range_start)]
-        if exclude_appointment_id is not None:
-            params.append(exclude_appointment_id)
-    sql = _schedule_sql(
-        connection.vendor, len(ids), visit_type.needs_room, exclude_appointment_id is not None, patient_id is not None
-    )
+        params += excluded
+    sql = _schedule_sql(connection.vendor, len(ids), visit_type.needs_room, len(excluded), patient_id is not None)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -280,7 +280,7 @@ def find_slots(
 
 def slots_for_move(
     *,
-    appointment: Any,
+    appointment: Appointment,
     first_day: date,
     last_day: date,
     provider_ids: Sequence[int] | None,

@@ -15,7 +15,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from booking.scheduling.availability import STAFF_POLICY, Policy, Reason, Schedule, Slot, check_start, free_slots
+from booking.scheduling.availability import (
+    STAFF_POLICY,
+    Policy,
+    Reason,
+    Schedule,
+    Slot,
+    check_start,
+    free_slots,
+    with_visit,
+)
 
 # How far past the tolerance the planner looks for the "nearest date outside the tolerance".
 OUTSIDE_SEARCH_DAYS = 7
@@ -397,3 +406,35 @@ def plan(
         after = session.date
         target = session.date + timedelta(days=rules.gap_after(number))
     return sessions
+
+
+# --- moving a session -------------------------------------------------------------------------
+
+
+def moved_session(
+    *, number: int, old_date: date, provider_id: int, start: datetime, end: datetime, room_id: int | None, tz: ZoneInfo
+) -> PlannedSession:
+    """A session a person moved to `start`: pinned there, counted from the date it had."""
+    return PlannedSession(
+        number=number,
+        target_date=old_date,
+        status=SessionStatus.CHOSEN,
+        provider_id=provider_id,
+        start=start,
+        end=end,
+        room_id=room_id,
+        day_offset=(start.astimezone(tz).date() - old_date).days,
+        pinned=True,
+    )
+
+
+def plan_after_move(
+    schedule: Schedule, rules: SeriesRules, *, moved: PlannedSession, provider_id: int, policy: Policy = STAFF_POLICY
+) -> list[PlannedSession]:
+    """Re-plan the sessions after a moved one: `schedule` is read without them and without the
+    moved session, which is put at its new time here, so the plan is what the move would book."""
+    assert moved.start is not None
+    block = schedule.rules.block(int(moved.start.timestamp()))
+    return plan(
+        with_visit(schedule, moved.provider_id, moved.room_id, block), rules, provider_id=provider_id, policy=policy
+    )

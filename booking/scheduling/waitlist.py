@@ -1,5 +1,5 @@
 """The waitlist's rules as plain functions: which entries a time fits, how long an offer stays
-open, and the offer link's token. Writes live in booking/services/waitlist.py.
+open, and the offer link's token. Writes live in booking/services/waitlist/.
 
 Times of day are the location's local wall time: a "morning" entry matches a visit that starts
 before 12:00 where the clinic is, whatever the server's zone.

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,7 +16,6 @@ from booking.messaging import planning
 from booking.models import Appointment, EventAction, Series, Status
 from booking.scheduling.availability import PATIENT_POLICY, Policy
 from booking.services import write_path as wp
-from booking.services.write_path import User
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
@@ -27,7 +27,7 @@ def book_appointment(
     visit_type: VisitType,
     location: Location,
     start: datetime,
-    by: User,
+    by: User | None,
     policy: Policy = PATIENT_POLICY,
     hold: bool = False,
     series: Series | None = None,
@@ -82,7 +82,7 @@ def book_appointment(
         ) from exc.__cause__
 
 
-def confirm_hold(*, appointment: Appointment, by: User, now: datetime | None = None) -> Appointment:
+def confirm_hold(*, appointment: Appointment, by: User | None, now: datetime | None = None) -> Appointment:
     """Turn a live hold into a booking; a hold that ran out must be picked again."""
     now = now or timezone.now()
 
@@ -108,7 +108,7 @@ def move_appointment(
     *,
     appointment: Appointment,
     start: datetime,
-    by: User,
+    by: User | None,
     provider: Provider | None = None,
     policy: Policy = PATIENT_POLICY,
     reason: str = "",
@@ -161,7 +161,7 @@ def _transition(
     to: Status,
     allowed_from: tuple[Status, ...],
     action: str,
-    by: User,
+    by: User | None,
     now: datetime,
     reason: str = "",
     extra: dict[str, Any] | None = None,
@@ -186,7 +186,9 @@ def _transition(
     return wp.write(write)
 
 
-def cancel_appointment(*, appointment: Appointment, by: User, reason: str, now: datetime | None = None) -> Appointment:
+def cancel_appointment(
+    *, appointment: Appointment, by: User | None, reason: str, now: datetime | None = None
+) -> Appointment:
     """Cancel a held or booked visit and free its time; the reason is kept."""
     reason = reason.strip()[:200]
     if not reason:
@@ -208,13 +210,13 @@ def cancel_appointment(*, appointment: Appointment, by: User, reason: str, now: 
 def _after_cancel(appointment: Appointment, now: datetime) -> None:
     """In the cancellation's transaction: stop its messages, and offer the freed time to the
     waitlist (a rolled-back cancellation offers nothing; docs/waitlist.md)."""
-    from booking.services.waitlist import offer_after_cancellation  # waitlist books through this module
+    from booking.services.waitlist.offers import offer_after_cancellation  # waitlist books through this module
 
     planning.cancel_for(appointment, now=now)
     offer_after_cancellation(appointment, now=now)
 
 
-def check_in(*, appointment: Appointment, by: User, now: datetime | None = None) -> Appointment:
+def check_in(*, appointment: Appointment, by: User | None, now: datetime | None = None) -> Appointment:
     """Mark the patient as arrived; only on the day of the visit."""
     now = now or timezone.now()
     tz = appointment.location.tz
@@ -225,7 +227,7 @@ def check_in(*, appointment: Appointment, by: User, now: datetime | None = None)
     )
 
 
-def mark_no_show(*, appointment: Appointment, by: User, now: datetime | None = None) -> Appointment:
+def mark_no_show(*, appointment: Appointment, by: User | None, now: datetime | None = None) -> Appointment:
     """Record that the patient did not come; only once the visit's start has passed."""
     now = now or timezone.now()
     if now < appointment.start:
@@ -235,7 +237,7 @@ def mark_no_show(*, appointment: Appointment, by: User, now: datetime | None = N
     )
 
 
-def complete_appointment(*, appointment: Appointment, by: User, now: datetime | None = None) -> Appointment:
+def complete_appointment(*, appointment: Appointment, by: User | None, now: datetime | None = None) -> Appointment:
     """Close a visit that took place (the provider saved the procedure record)."""
     now = now or timezone.now()
     if now < appointment.start:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from booking.errors import LinkUnusable
 from booking.models import Appointment, ManageLink, Status
 from booking.services import patient_changes
-from booking.services.write_path import User
 from clinic.models import hash_token
 
 TOKEN_BYTES = 32
@@ -65,7 +65,7 @@ def _use_up(link: ManageLink, action: str, now: datetime) -> None:
     )
 
 
-def _acting_user(appointment: Appointment) -> User:
+def _acting_user(appointment: Appointment) -> User | None:
     return appointment.patient.user  # None for a patient without a login: the audit row says so
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,7 +16,6 @@ from booking.errors import ChangeTooLate, InvalidTransition
 from booking.models import Appointment, Status
 from booking.scheduling.availability import PATIENT_POLICY
 from booking.services.appointments import cancel_appointment, move_appointment
-from booking.services.write_path import User
 from clinic.models import Provider
 
 CHANGEABLE = (Status.BOOKED, Status.HELD)
@@ -58,7 +58,7 @@ def check_patient_change(appointment: Appointment, *, now: datetime | None = Non
 
 
 def patient_cancel_appointment(
-    *, appointment: Appointment, by: User, reason: str, now: datetime | None = None
+    *, appointment: Appointment, by: User | None, reason: str, now: datetime | None = None
 ) -> Appointment:
     """Cancel the patient's own visit, if the cutoff allows."""
     now = now or timezone.now()
@@ -70,7 +70,7 @@ def patient_move_appointment(
     *,
     appointment: Appointment,
     start: datetime,
-    by: User,
+    by: User | None,
     provider: Provider | None = None,
     reason: str = "",
     now: datetime | None = None,

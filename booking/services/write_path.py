@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import random
 import time as time_module
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -24,13 +24,12 @@ from django.utils.translation import gettext_noop
 from booking.errors import BookingError, SlotBusy, SlotTaken
 from booking.messaging import planning
 from booking.models import Appointment, AppointmentEvent, EventAction, Status
-from booking.scheduling.availability import PATIENT_POLICY, Policy, Reason, check_start
+from booking.scheduling.availability import PATIENT_POLICY, Policy, Reason, Schedule, check_start
 from booking.scheduling.loading import find_slots, load_schedule, slots_as_dicts
 from clinic.models import Location, Provider, VisitType
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-User = AbstractBaseUser | None
 
 WRITE_ATTEMPTS = 4
 _LOCK_PROVIDER = 1
@@ -110,7 +109,7 @@ def record(
     appointment: Appointment,
     action: str,
     *,
-    by: User,
+    by: User | None,
     now: datetime,
     from_status: str = "",
     from_start: datetime | None = None,
@@ -194,18 +193,58 @@ def placement_for(
     patient_id: int | None = None,
     exclude_appointment_id: int | None = None,
 ) -> Placement:
-    """Inside the transaction and the lock: decide whether the visit fits, with the reason if not."""
+    """Inside the transaction and the lock: decide whether the visit fits, with the reason if not,
+    and release the run-out holds in its way."""
+    schedule = placement_schedule(
+        provider=provider,
+        visit_type=visit_type,
+        location=location,
+        start=start,
+        now=now,
+        patient_id=patient_id,
+        exclude_appointment_ids=() if exclude_appointment_id is None else (exclude_appointment_id,),
+    )
+    place = placement_in(
+        schedule, provider=provider, visit_type=visit_type, location=location, start=start, policy=policy
+    )
+    release_stale_holds(stale_holds_in_the_way(schedule, provider, place), now)
+    return place
+
+
+def placement_schedule(
+    *,
+    provider: Provider,
+    visit_type: VisitType,
+    location: Location,
+    start: datetime,
+    now: datetime,
+    patient_id: int | None = None,
+    exclude_appointment_ids: Collection[int] = (),
+) -> Schedule:
+    """The provider's day around `start`, as placement_in needs it (one query)."""
     day = timezone.localtime(start, location.tz).date()
-    schedule = load_schedule(
+    return load_schedule(
         visit_type=visit_type,
         location=location,
         first_day=day,
         last_day=day,
         provider_ids=[provider.pk],
         now=now,
-        exclude_appointment_id=exclude_appointment_id,
+        exclude_appointment_ids=exclude_appointment_ids,
         patient_id=patient_id,
     )
+
+
+def placement_in(
+    schedule: Schedule,
+    *,
+    provider: Provider,
+    visit_type: VisitType,
+    location: Location,
+    start: datetime,
+    policy: Policy,
+) -> Placement:
+    """Where the visit goes in `schedule`, or SlotTaken / BookingError with the reason; writes nothing."""
     reason, room_id = check_start(schedule, provider.pk, start, policy)
     if reason == Reason.OUTSIDE_HOURS:
         require_offer(provider, visit_type, location)  # the more precise refusal, when it applies
@@ -214,16 +253,19 @@ def placement_for(
     if reason is not None:
         raise BookingError(reason, REASON_TEXT[reason])
     end = start + visit_type.duration
-    place = Placement(
+    return Placement(
         start=start,
         end=end,
         block_start=start - timedelta(minutes=visit_type.buffer_before_minutes),
         block_end=end + timedelta(minutes=visit_type.buffer_after_minutes),
         room_id=room_id,
     )
+
+
+def stale_holds_in_the_way(schedule: Schedule, provider: Provider, place: Placement) -> list[int]:
+    """Run-out holds the database would still see in the way of `place` (release them first)."""
     block = (int(place.block_start.timestamp()), int(place.block_end.timestamp()))
-    release_stale_holds(schedule.stale_holds_in_the_way(provider.pk, room_id, block), now)
-    return place
+    return schedule.stale_holds_in_the_way(provider.pk, place.room_id, block)
 
 
 def find_alternatives(
@@ -265,7 +307,7 @@ def move_row(
     provider: Provider,
     place: Placement,
     *,
-    by: User,
+    by: User | None,
     now: datetime,
     reason: str,
     also: Sequence[str] = (),

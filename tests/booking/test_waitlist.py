@@ -23,7 +23,7 @@ from booking.models import (
     WaitlistStatus,
 )
 from booking.scheduling import waitlist as rules
-from booking.services import waitlist as waitlist_services
+from booking.services.waitlist import offers as waitlist_services
 from patients.models import Language, ReminderChannel
 from tests.conftest import MONDAY, NOW
 from tests.factories import make_location, make_patient
