@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -31,6 +32,7 @@ from booking.pages.plans import error_text
 from booking.scheduling.availability import Reason, Slot
 from booking.scheduling.eligibility import Eligibility, eligibility
 from booking.scheduling.loading import find_slots
+from clinic.http import AuthenticatedHttpRequest, ClinicHttpRequest
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
@@ -204,6 +206,8 @@ def _allowed_choices(request: HttpRequest, *, upto: str) -> Choices | HttpRespon
         choices = read_choices(request.GET, upto=upto)
     except Tampered:
         return tampered_page(request)
+    if choices.visit_type is None:  # read_choices sets it for every step past the visit's
+        return tampered_page(request)
     allowed = eligibility(patient, choices.visit_type)
     if not allowed.allowed:
         return refused_page(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
@@ -269,7 +273,7 @@ def time_options(slots: list[Slot], tz: Any, names: dict[int, str]) -> list[Time
 
 
 @login_required
-def book_calendar(request: HttpRequest) -> HttpResponse:
+def book_calendar(request: ClinicHttpRequest) -> HttpResponse:
     """Step 4: a month with the days that have room; a picked day lists its times (htmx swaps them)."""
     choices = _allowed_choices(request, upto="provider")
     if isinstance(choices, HttpResponse):
@@ -353,7 +357,7 @@ def _parse_start(value: str | None) -> datetime:
 
 @login_required
 @require_POST
-def book_hold(request: HttpRequest) -> HttpResponse:
+def book_hold(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Step 5: hold the chosen time for a few minutes while the patient finishes."""
     patient = patient_or_404(request)
     try:
@@ -363,13 +367,19 @@ def book_hold(request: HttpRequest) -> HttpResponse:
         provider = offering_providers(choices).filter(pk=_int(provider_text)).first()
     except Tampered:
         return tampered_page(request)
-    if provider is None or (choices.provider and provider != choices.provider):
+    location, visit_type = choices.location, choices.visit_type
+    if (
+        provider is None
+        or location is None
+        or visit_type is None
+        or (choices.provider and provider != choices.provider)
+    ):
         return tampered_page(request)
-    allowed = eligibility(patient, choices.visit_type)
+    allowed = eligibility(patient, visit_type)
     calendar_url = (
         reverse("booking:book_calendar")
         + "?"
-        + choices.query(day=timezone.localtime(start, choices.location.tz).date().isoformat())
+        + choices.query(day=timezone.localtime(start, location.tz).date().isoformat())
     )
     if not allowed.allowed:
         return refused_page(request, allowed.why, reverse("booking:book_visit") + "?" + choices.query())
@@ -377,8 +387,8 @@ def book_hold(request: HttpRequest) -> HttpResponse:
         held = services.book_appointment(
             patient=patient,
             provider=provider,
-            visit_type=choices.visit_type,
-            location=choices.location,
+            visit_type=visit_type,
+            location=location,
             start=start,
             by=request.user,
             hold=True,
@@ -393,7 +403,7 @@ def book_hold(request: HttpRequest) -> HttpResponse:
             calendar_url,
             status=409,
             choices=choices,
-            alternatives=_alternatives(exc, choices),
+            alternatives=_alternatives(exc, choices, location.tz),
         )
     except BookingError as exc:
         again = _same_hold(patient, choices, start) if exc.code == Reason.PATIENT_BUSY else None
@@ -413,8 +423,7 @@ def _same_hold(patient: Patient, choices: Choices, start: datetime) -> Appointme
     )
 
 
-def _alternatives(exc: SlotTaken, choices: Choices) -> list[dict[str, Any]]:
-    tz = choices.location.tz
+def _alternatives(exc: SlotTaken, choices: Choices, tz: ZoneInfo) -> list[dict[str, Any]]:
     names = dict(offering_providers(choices).values_list("pk", "display_name"))
     rows = []
     for alternative in exc.alternatives:
