@@ -67,8 +67,11 @@ def todays_clinic():
         )
     services.check_in(appointment=today, by=None, now=timezone.now())
     Screening.objects.create(patient=clinic.alice, blood_thinner=True, blood_thinner_names="aspirin")
-    # A second patient later today, not yet arrived.
-    later = min(start + timedelta(hours=2), datetime.combine(now.date(), time(23, 0), tzinfo=tz))
+    # A second patient today, not yet arrived: two hours after Alice, or two hours before her when
+    # that would run past the end of the day (late in the evening in New York).
+    later = start + timedelta(hours=2)
+    if later > datetime.combine(now.date(), time(23, 0), tzinfo=tz):
+        later = start - timedelta(hours=2)
     services.book_appointment(
         patient=make_patient(first_name="Carl", last_name="Nguyen"),
         provider=provider,
