@@ -19,10 +19,11 @@ from booking.errors import BookingError
 from booking.models import Appointment, Series
 from booking.scheduling.availability import MAX_RANGE_DAYS, PATIENT_POLICY, STAFF_POLICY, Policy, find_slots, slots_json
 from booking.scheduling.series import PlannedSession, SessionChoice, plan_as_dict
-from clinic.access import is_staff_member, patient_for, patients_viewed
+from clinic.access import is_staff_member, patients_viewed
 from clinic.api import AUTH, DbId, ErrorOut, IsoDate, IsoDateTime, IsoTime, current_user, require_staff
 from clinic.lookups import fetch_together
 from clinic.models import Location, Provider, VisitType
+from patients.access import patient_for
 from patients.models import Patient
 
 router = Router(tags=["booking"])

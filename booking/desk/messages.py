@@ -18,10 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from booking.desk.series import staff_only
 from booking.messaging import reminders
 from booking.models import Reminder, ReminderStatus
-from clinic.access import patients_viewed
+from clinic.access import patients_viewed, staff_only
 
 PAGE_SIZE = 50
 # The filter tabs: failed first, since that is what staff must act on.

@@ -7,8 +7,8 @@ from typing import Any
 from django.utils import timezone
 
 from booking.models import PartOfDay, WaitlistEntry
-from booking.pages.plans import local_text
 from booking.services.waitlist import open_offers_by_entry
+from clinic.localtime import local_text
 
 
 def waitlist_entries() -> Any:

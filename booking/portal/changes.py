@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.errors import BookingError
 from booking.models import Appointment
-from booking.pages.plans import local_text
 from booking.scheduling.availability import PATIENT_POLICY, Reason, slots_for_move
+from clinic.localtime import local_text
 from clinic.models import Provider
 
 WINDOW_DAYS = 14
