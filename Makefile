@@ -24,6 +24,7 @@ run: seed
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint
@@ -47,4 +48,4 @@ messages: $(STAMP)
 	$(BIN)/python scripts/compile_messages.py
 
 clean:
-	rm -rf var/ .pytest_cache .ruff_cache
+	rm -rf var/ .pytest_cache .ruff_cache .import_linter_cache
