@@ -4,7 +4,7 @@ clinic's reference data (locations, visit types, providers).
 Staff authenticate by session (with CSRF) or `Authorization: Bearer <token>`; patients by
 session. Errors always come back as {"error": <code>, "detail": <sentence>}. The one API
 instance and its routers (the clinic's here, patients' and booking's) are put together in
-clinic/urls.py, the composition root: this module imports no app above clinic.
+clinic/urls.py, the composition root: this module imports no other app.
 """
 
 from __future__ import annotations
