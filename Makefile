@@ -24,6 +24,7 @@ run: seed
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
@@ -48,4 +49,4 @@ messages: $(STAMP)
 	$(BIN)/python scripts/compile_messages.py
 
 clean:
-	rm -rf var/ .pytest_cache .ruff_cache .mypy_cache
+	rm -rf var/ .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

@@ -1,5 +1,8 @@
 """Read-only admin screens to search the audit trail: who changed which record (django-auditlog)
-and who looked at which patients (AccessLog). Nobody can add, change or delete a row here."""
+and who looked at which patients (AccessLog). Nobody can add, change or delete a row here.
+
+audit sits below patients and knows no Patient: patients/admin.py extends the access log's
+search to find a patient by name."""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import AccessLog
-from patients.models import Patient
 
 
 class NoWritesAdmin(admin.ModelAdmin):
@@ -44,13 +46,17 @@ class AccessLogAdmin(NoWritesAdmin):
         ids = entry.patients
         return ", ".join(str(pk) for pk in ids[:10]) + (f" (+{len(ids) - 10})" if len(ids) > 10 else "")
 
+    def patient_ids_for(self, term: str) -> list[int]:
+        """The patients a search term names: here by id only (patients/admin.py adds names)."""
+        return [int(term)] if term.isdigit() else []
+
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """Also find the rows that showed a patient, by id or by name."""
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if not term:
             return results, may_have_duplicates
-        ids = [int(term)] if term.isdigit() else list(Patient.objects.search(term).values_list("pk", flat=True)[:50])
+        ids = self.patient_ids_for(term)
         if ids:
             by_patient = Q()
             for pk in ids:

@@ -534,10 +534,10 @@ def scenario_day_list(ctx: Context) -> list[dict[str, Any]]:
 
     from booking import services
     from booking.scheduling.availability import STAFF_POLICY
+    from booking.services import SiteInput, record_procedure
     from clinic import roles
     from clinic.models import Provider, VisitKind, VisitType, WorkingHours
     from patients.models import Muscle, Patient
-    from patients.services import SiteInput, record_procedure
     from tests.factories import sign_in
 
     procedure = VisitType.objects.create(

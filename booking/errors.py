@@ -6,19 +6,13 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
+from clinic.errors import DomainError
 
-class BookingError(Exception):
+
+class BookingError(DomainError):
     """A rule refused the booking (422), e.g. outside working hours or inside the minimum notice."""
 
     status = 422
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"error": self.code, "detail": self.detail}
 
 
 class SlotTaken(BookingError):

@@ -1,4 +1,4 @@
-"""The booking app's pages, by audience: the front desk's, the patient's, and the reports.
+"""The booking app's pages, by audience: the front desk's, the provider's, the patient's, and the reports.
 
 Each URL name points at its view here: `booking:calendar_day` is `booking.desk.calendar.calendar_day`.
 """
@@ -14,6 +14,7 @@ from booking.desk import waitlist as desk_waitlist
 from booking.portal import appointments, book, book_held, manage_link
 from booking.portal import series as portal_series
 from booking.portal import waitlist as portal_waitlist
+from booking.provider import views as provider_views
 from booking.reports import views as report_views
 
 
@@ -103,4 +104,11 @@ urlpatterns = [
     path("desk/waitlist/<int:entry_id>/withdraw", desk_waitlist.desk_waitlist_withdraw, name="desk_waitlist_withdraw"),
     path("desk/waitlist/<int:entry_id>/offer", desk_waitlist.desk_waitlist_offer, name="desk_waitlist_offer"),
     *desk_messages.urlpatterns,
+    path("provider/day/", provider_views.provider_day, name="provider_today"),
+    path("provider/day/<str:day>", provider_views.provider_day, name="provider_day"),
+    path(
+        "provider/appointments/<int:appointment_id>/record",
+        provider_views.record_procedure_page,
+        name="record_procedure",
+    ),
 ]

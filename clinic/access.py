@@ -1,8 +1,16 @@
-"""Who someone is in the clinic: roles from groups, and the patient record behind a login."""
+"""Who someone is in the clinic: roles from groups, the staff-only gate, and what they were shown.
+
+The patient record behind a login is the patients app's (patients.access.patient_for).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
 
 from clinic import roles
 
@@ -34,13 +42,17 @@ def is_clinic_admin(user: Any) -> bool:
     return bool(getattr(user, "is_superuser", False) or roles.CLINIC_ADMIN in role_names(user))
 
 
-def patient_for(user: Any) -> Any:
-    """The Patient linked to this login, or None."""
-    if not getattr(user, "is_authenticated", False):
-        return None
-    from patients.models import Patient
+def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Front desk, providers and clinic admins; anyone else gets a 404, as if the page did not exist."""
 
-    return Patient.objects.filter(user=user).first()
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_staff_member(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def patients_viewed(request: Any, patient_ids: Any) -> None:

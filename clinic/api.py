@@ -1,7 +1,10 @@
-"""The JSON API: one NinjaAPI, its authentication, its error mapping and the reference data.
+"""What every part of the JSON API shares: its types, authentication and error mapping; and the
+clinic's reference data (locations, visit types, providers).
 
 Staff authenticate by session (with CSRF) or `Authorization: Bearer <token>`; patients by
-session. Errors always come back as {"error": <code>, "detail": <sentence>}.
+session. Errors always come back as {"error": <code>, "detail": <sentence>}. The one API
+instance and its routers (the clinic's here, patients' and booking's) are put together in
+clinic/urls.py, the composition root: this module imports no other app.
 """
 
 from __future__ import annotations
@@ -14,16 +17,31 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.operation import Operation
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import BeforeValidator
 
-from booking.errors import BookingError
 from clinic import roles
 from clinic.access import is_staff_member
+from clinic.errors import DomainError
 from clinic.models import ApiToken, Location, Provider, VisitType, hash_token
+
+__all__ = [
+    "AUTH",
+    "ClinicAPI",
+    "DbId",
+    "ErrorOut",
+    "IsoDate",
+    "IsoDateTime",
+    "IsoTime",
+    "current_user",
+    "hash_token",
+    "require_staff",
+    "router",
+]
 
 # Dates and times in the API are ISO 8601 text only: pydantic would otherwise read a number, or
 # text like "0", as seconds since 1970 (the fuzz test found date_of_birth=0 accepted).
@@ -90,7 +108,7 @@ AUTH = [TokenAuth(), SessionAuth()]
 class ClinicAPI(NinjaAPI):
     """The answers every operation can give, documented once for all of them (present and future):
     400 for malformed input, 401 without a valid login or token, 404 for what does not exist or is
-    not the caller's, 429 over a rate limit."""
+    not the caller's, 429 over a rate limit. Errors are mapped here, once for every router."""
 
     COMMON = {
         "400": "Malformed input: {error: invalid_input, detail, fields}",
@@ -98,6 +116,14 @@ class ClinicAPI(NinjaAPI):
         "404": "Not found, or not yours to see: {error: not_found, detail}",
         "429": "Too many requests: {error: rate_limited, detail}; see Retry-After",
     }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.add_exception_handler(DomainError, self.on_domain_error)
+        self.add_exception_handler(NinjaValidationError, self.on_validation_error)
+        self.add_exception_handler(Http404, self.on_not_found)
+        self.add_exception_handler(AuthenticationError, self.on_unauthenticated)
+        self.add_exception_handler(HttpError, self.on_http_error)
 
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
@@ -110,55 +136,42 @@ class ClinicAPI(NinjaAPI):
                         responses[int(status)] = {"description": description, **error}
         return schema
 
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        """`<app>_api_<view>` (booking_api_create_appointment): the id names the app's API, not the
+        module inside it, so splitting an app's API into modules leaves every operation id alone."""
+        app = operation.view_func.__module__.split(".")[0]
+        return f"{app}_api_{operation.view_func.__name__}"
 
-api = ClinicAPI(
-    title="TPI clinic scheduling API",
-    version="1",
-    description="Locations, providers, visit types, patients, availability and appointments.",
-    urls_namespace="api",
-    docs_url="/docs",
-    openapi_url="/schema",
-)
+    def _error(self, request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+        return self.create_response(request, body, status=status)
 
+    def on_domain_error(self, request: HttpRequest, exc: DomainError) -> HttpResponse:
+        response = self._error(request, exc.status, exc.as_dict())
+        if exc.status == 503:
+            response["Retry-After"] = "2"
+        return response
 
-def _error(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
-    return api.create_response(request, body, status=status)
+    def on_validation_error(self, request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        fields = []
+        for err in exc.errors:
+            where = ".".join(
+                str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "payload")
+            )
+            fields.append({"field": where, "message": err.get("msg", "invalid")})
+        detail = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields)
+        body = {"error": "invalid_input", "detail": detail or "The request is malformed.", "fields": fields}
+        return self._error(request, 400, body)
 
+    def on_not_found(self, request: HttpRequest, exc: Http404) -> HttpResponse:
+        return self._error(request, 404, {"error": "not_found", "detail": str(exc) or "Not found."})
 
-@api.exception_handler(BookingError)
-def on_booking_error(request: HttpRequest, exc: BookingError) -> HttpResponse:
-    response = _error(request, exc.status, exc.as_dict())
-    if exc.status == 503:
-        response["Retry-After"] = "2"
-    return response
+    def on_unauthenticated(self, request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return self._error(request, 401, {"error": "unauthorized", "detail": "Log in or send a valid API token."})
 
-
-@api.exception_handler(NinjaValidationError)
-def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    fields = []
-    for err in exc.errors:
-        where = ".".join(str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "payload"))
-        fields.append({"field": where, "message": err.get("msg", "invalid")})
-    detail = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields)
-    return _error(
-        request, 400, {"error": "invalid_input", "detail": detail or "The request is malformed.", "fields": fields}
-    )
-
-
-@api.exception_handler(Http404)
-def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _error(request, 404, {"error": "not_found", "detail": str(exc) or "Not found."})
-
-
-@api.exception_handler(AuthenticationError)
-def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, 401, {"error": "unauthorized", "detail": "Log in or send a valid API token."})
-
-
-@api.exception_handler(HttpError)
-def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    codes = {400: "invalid_input", 403: "forbidden", 404: "not_found", 413: "too_large", 429: "rate_limited"}
-    return _error(request, exc.status_code, {"error": codes.get(exc.status_code, "error"), "detail": str(exc)})
+    def on_http_error(self, request: HttpRequest, exc: HttpError) -> HttpResponse:
+        codes = {400: "invalid_input", 403: "forbidden", 404: "not_found", 413: "too_large", 429: "rate_limited"}
+        body = {"error": codes.get(exc.status_code, "error"), "detail": str(exc)}
+        return self._error(request, exc.status_code, body)
 
 
 class ErrorOut(Schema):
@@ -174,6 +187,8 @@ def require_staff(request: HttpRequest) -> Any:
 
 
 # --- reference data ---------------------------------------------------------------------------
+
+router = Router(tags=["clinic"])
 
 
 class LocationOut(Schema):
@@ -206,17 +221,17 @@ class ProviderFilter(Schema):
     visit_type: str | None = None
 
 
-@api.get("/v1/locations", response=list[LocationOut], tags=["clinic"])
+@router.get("locations", response=list[LocationOut])
 def list_locations(request: HttpRequest) -> Any:
     return Location.objects.filter(is_active=True)
 
 
-@api.get("/v1/visit-types", response=list[VisitTypeOut], tags=["clinic"])
+@router.get("visit-types", response=list[VisitTypeOut])
 def list_visit_types(request: HttpRequest) -> Any:
     return VisitType.objects.filter(is_active=True)
 
 
-@api.get("/v1/providers", response=list[ProviderOut], tags=["clinic"])
+@router.get("providers", response=list[ProviderOut])
 def list_providers(request: HttpRequest, filters: Query[ProviderFilter]) -> Any:
     providers = Provider.objects.filter(is_active=True).prefetch_related("locations", "visit_types")
     if filters.location is not None:
@@ -233,14 +248,3 @@ def list_providers(request: HttpRequest, filters: Query[ProviderFilter]) -> Any:
         }
         for p in providers.distinct()
     ]
-
-
-def _mount_routers() -> None:
-    from booking.api import router as booking_router
-    from patients.api import router as patients_router
-
-    api.add_router("/v1/", patients_router)
-    api.add_router("/v1/", booking_router)
-
-
-_mount_routers()

@@ -176,16 +176,16 @@ RULES: dict[str, Rule] = {
     "booking:desk_waitlist_add": staff(200, phi=True),
     "booking:desk_waitlist_withdraw": staff(302, "POST", phi=True),
     "booking:desk_waitlist_offer": staff(200, phi=True),
-    # A patient's account (patients/views/account.py); the desk's screening reviews.
+    # A patient's account (patients/views.py); the desk's screening reviews.
     "patients:register": Rule("GET", 200, 302, 302, 302, 302, 302),  # logged in already: to the profile
     "patients:profile": own(200, other=200),
     "patients:review_list": staff(200, phi=True),
     "patients:review_decide": staff(302, "POST", phi=True),  # no decision: back to the list
-    # The provider's pages (patients/views/provider.py): providers (their own visits) and clinic
+    # The provider's pages (booking/provider/views.py): providers (their own visits) and clinic
     # admins (any provider's, ?provider=); the front desk and patients 404.
-    "patients:provider_today": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True, query="provider={provider_id}"),
-    "patients:provider_day": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True, query="provider={provider_id}"),
-    "patients:record_procedure": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True),
+    "booking:provider_today": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True, query="provider={provider_id}"),
+    "booking:provider_day": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True, query="provider={provider_id}"),
+    "booking:record_procedure": Rule("GET", 302, 404, 404, 404, 200, 200, phi=True),
 }
 
 # Everything under /admin/: only the clinic admin (is_staff) gets in; everyone else is sent to the

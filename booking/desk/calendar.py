@@ -27,11 +27,10 @@ from booking import services
 from booking.desk import grid as grids
 from booking.desk import layout
 from booking.desk.calendar_forms import BookForm, CancelForm, MoveForm, parse_start
-from booking.desk.series import staff_only
 from booking.errors import BookingError, SlotTaken
 from booking.models import Appointment, Status
 from booking.scheduling.availability import STAFF_POLICY
-from clinic.access import patients_viewed
+from clinic.access import patients_viewed, staff_only
 from clinic.http import AuthenticatedHttpRequest
 from clinic.models import Location, Provider, VisitKind
 from patients.models import Patient, Screening

@@ -20,10 +20,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from booking.desk.series import staff_only
 from booking.messaging import planning
 from booking.models import Reminder, ReminderStatus
-from clinic.access import patients_viewed
+from clinic.access import patients_viewed, staff_only
 from clinic.http import AuthenticatedHttpRequest
 
 PAGE_SIZE = 50

@@ -6,15 +6,13 @@ through booking.services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -46,7 +44,6 @@ from booking.pages.plans import (
     booked_message,
     first_date_form,
     go_to,
-    local_text,
     movable_sessions,
     preview_context,
     refused,
@@ -57,24 +54,11 @@ from booking.pages.plans import (
 from booking.scheduling.availability import STAFF_POLICY
 from booking.scheduling.series import SessionChoice, TimeNote, plan_as_dict, wall_instant
 from booking.services.series import prescribe_series
-from clinic.access import is_staff_member, patients_viewed
+from clinic.access import patients_viewed, staff_only
 from clinic.http import AuthenticatedHttpRequest
+from clinic.localtime import local_text
 from patients.history import record_row, records_of, screening_answers, trends_by_series
 from patients.models import Patient, Screening
-
-
-def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Front desk, providers and clinic admins; anyone else gets a 404, as if the page did not exist."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_staff_member(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
 
 # --- front desk: plan, preview, book or prescribe a series ------------------------------------
 

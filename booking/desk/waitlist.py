@@ -18,17 +18,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from booking import services
-from booking.desk.series import staff_only
 from booking.errors import BookingError
 from booking.forms import HandOfferForm, PatientSearchForm, WaitlistEntryForm, WithdrawForm, choice_value
 from booking.models import WaitlistEntry, WaitlistStatus
-from booking.pages.plans import local_text
 from booking.pages.waitlist import waitlist_entries, waitlist_rows
 from booking.scheduling import waitlist as rules
 from booking.scheduling.availability import STAFF_POLICY
 from booking.scheduling.loading import find_slots
-from clinic.access import patients_viewed
+from clinic.access import patients_viewed, staff_only
 from clinic.http import AuthenticatedHttpRequest
+from clinic.localtime import local_text
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient, Screening
 

@@ -29,6 +29,7 @@ from booking.scheduling.availability import Policy
 from booking.scheduling.series import AlternativeKind, Problem, SessionChoice, SessionStatus, TimeNote, plan_as_dict
 from booking.services.series import book_prescribed_series, is_prescription, plan_prescribed_series
 from clinic.http import AuthenticatedHttpRequest, ClinicHttpRequest
+from clinic.localtime import local_text
 from clinic.models import Provider, VisitKind
 
 SERIES_NEW = "booking/series_new.html"
@@ -80,11 +81,6 @@ class SessionRow:
     pin: str  # posted back as pin_<k>: the start the preview showed
     picked: str  # the alternative picked for this session, kept when the plan is shown again
     alternatives: list[AlternativeRow]
-
-
-def local_text(instant: datetime, tz: ZoneInfo) -> str:
-    """ "Mon 7 Dec 2026, 09:00 EST": the local date and time with the zone's abbreviation."""
-    return dateformat.format(instant.astimezone(tz), "D j M Y, H:i T")
 
 
 def session_label(number: int | None, total: int) -> str:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from booking.models import PartOfDay, WaitlistEntry, WaitlistEntryQuerySet, WaitlistOffer
-from booking.pages.plans import local_text
 from booking.services.waitlist import open_offers_by_entry
+from clinic.localtime import local_text
 
 
 @dataclass

@@ -21,11 +21,12 @@ from booking.errors import BookingError, SlotTaken
 from booking.forms import MoveForm, PatientCancelForm
 from booking.messaging.aftercare import aftercare_paragraphs
 from booking.models import Appointment, Status
-from booking.pages.plans import local_text, session_label
+from booking.pages.plans import session_label
 from booking.portal.changes import alternatives_of, movable_provider_ids, patient_message, picker
-from clinic.access import patient_for
 from clinic.http import AuthenticatedHttpRequest
+from clinic.localtime import local_text
 from clinic.models import Provider, VisitKind
+from patients.access import patient_for
 from patients.models import Patient
 
 UPCOMING = (Status.BOOKED, Status.CHECKED_IN)

@@ -34,7 +34,7 @@ from booking.portal.book import (
 from clinic.http import AuthenticatedHttpRequest
 from clinic.models import VisitKind
 from patients import services as patient_services
-from patients.forms.account import ScreeningForm
+from patients.forms import ScreeningForm
 from patients.models import Screening
 
 

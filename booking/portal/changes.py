@@ -17,9 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.errors import BookingError
 from booking.models import Appointment
-from booking.pages.plans import local_text
 from booking.scheduling.availability import PATIENT_POLICY, Reason
 from booking.scheduling.loading import slots_for_move
+from clinic.localtime import local_text
 from clinic.models import Provider
 
 WINDOW_DAYS = 14

@@ -24,8 +24,8 @@ from booking import services
 from booking.errors import BookingError, LinkUnusable, SlotTaken
 from booking.forms import MoveForm, PatientCancelForm
 from booking.models import Appointment, ManageLink
-from booking.pages.plans import local_text
 from booking.portal.changes import alternatives_of, patient_message, picker
+from clinic.localtime import local_text
 
 DONE_KEY = "manage_done"
 

@@ -23,14 +23,14 @@ from booking.pages.plans import (
     appointment_row,
     book_prescription,
     first_date_form,
-    local_text,
     series_or_404,
     session_label,
     sessions_of,
 )
 from booking.scheduling.availability import PATIENT_POLICY
-from clinic.access import patient_for
 from clinic.http import AuthenticatedHttpRequest
+from clinic.localtime import local_text
+from patients.access import patient_for
 from patients.models import Patient
 
 

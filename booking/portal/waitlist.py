@@ -27,11 +27,11 @@ from booking import services
 from booking.errors import BookingError, OfferClosed, OfferNotFound
 from booking.forms import WaitlistEntryForm
 from booking.models import OfferStatus, WaitlistEntry, WaitlistOffer
-from booking.pages.plans import local_text
 from booking.pages.waitlist import waitlist_entries, waitlist_rows
 from booking.scheduling import waitlist as rules
-from clinic.access import patient_for
 from clinic.http import AuthenticatedHttpRequest
+from clinic.localtime import local_text
+from patients.access import patient_for
 from patients.models import Patient
 
 SESSION_KEY = "waitlist_offer_token_hash"

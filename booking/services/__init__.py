@@ -22,6 +22,7 @@ from booking.services.patient_changes import (
     patient_cancel_appointment,
     patient_move_appointment,
 )
+from booking.services.records import InjectateInput, SiteInput, record_procedure
 from booking.services.series import (
     MAX_GAP_DAYS,
     MAX_SERIES_SESSIONS,
@@ -52,6 +53,8 @@ __all__ = [
     "MAX_SERIES_SESSIONS",
     "MAX_TOLERANCE_DAYS",
     "REASON_TEXT",
+    "InjectateInput",
+    "SiteInput",
     "WRITE_ATTEMPTS",
     "accept_offer",
     "add_to_waitlist",
@@ -86,5 +89,6 @@ __all__ = [
     "plan_series",
     "plan_series_extension",
     "preview_series_move",
+    "record_procedure",
     "withdraw_from_waitlist",
 ]

@@ -18,7 +18,7 @@ register = template.Library()
 LINKS: list[tuple[str, Any, str]] = [
     ("booking:calendar_home", _("Calendar"), "staff"),
     ("booking:desk_home", _("Front desk"), "staff"),
-    ("patients:provider_today", _("My day"), roles.PROVIDER),
+    ("booking:provider_today", _("My day"), roles.PROVIDER),
     ("patients:review_list", _("Reviews"), "staff"),
     ("booking:desk_waitlist", _("Waitlist"), "staff"),
     ("booking:message_list", _("Messages"), "staff"),

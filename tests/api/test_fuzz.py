@@ -20,8 +20,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from clinic.api import api, hash_token
+from clinic.api import hash_token
 from clinic.models import ApiToken
+from clinic.urls import api
 from clinic.wsgi import application
 
 pytestmark = [

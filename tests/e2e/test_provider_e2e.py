@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 from booking import services
 from booking.models import Appointment, Status
 from booking.scheduling.availability import STAFF_POLICY
+from booking.services import SiteInput, record_procedure
 from clinic import roles
 from patients.models import ProcedureRecord, Screening
-from patients.services import SiteInput, record_procedure
 from tests.conftest import build_clinic
 from tests.e2e.conftest import log_in, serious_violations
 from tests.factories import make_hours, make_muscle, make_patient, make_provider, make_provider_login, make_user

@@ -7,8 +7,8 @@ import pytest
 
 from booking import services
 from booking.scheduling.availability import STAFF_POLICY
+from booking.services import InjectateInput, SiteInput, record_procedure
 from patients.models import Muscle, Substance
-from patients.services import InjectateInput, SiteInput, record_procedure
 from tests.factories import make_provider_login
 
 LIDOCAINE = InjectateInput(

@@ -55,5 +55,5 @@ def test_the_record_form_offers_only_active_muscles(client, clinic, alvarez_user
     Muscle.objects.filter(name="Masseter").update(is_active=False)
     visit = book_visit(clinic, clinic.at(MONDAY, 9))
     sign_in(client, alvarez_user)
-    page = client.get(reverse("patients:record_procedure", args=[visit.pk])).content.decode()
+    page = client.get(reverse("booking:record_procedure", args=[visit.pk])).content.decode()
     assert "Temporalis" in page and "Masseter" not in page

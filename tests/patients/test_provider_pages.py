@@ -16,12 +16,12 @@ pytestmark = pytest.mark.django_db
 
 
 def day_url(day=MONDAY, provider=None):
-    url = reverse("patients:provider_day", args=[day.isoformat()])
+    url = reverse("booking:provider_day", args=[day.isoformat()])
     return f"{url}?provider={provider.pk}" if provider else url
 
 
 def record_url(appointment):
-    return reverse("patients:record_procedure", args=[appointment.pk])
+    return reverse("booking:record_procedure", args=[appointment.pk])
 
 
 def form_data(muscle_ids, *, sides=None, before=7, after=3, lidocaine=True, **extra):
@@ -72,7 +72,7 @@ def on_monday(frozen, clinic):
 
 def test_patient_gets_404_on_every_provider_page(client, alice_user, monday_visit):
     sign_in(client, alice_user)
-    for url in (day_url(), reverse("patients:provider_today"), record_url(monday_visit)):
+    for url in (day_url(), reverse("booking:provider_today"), record_url(monday_visit)):
         assert client.get(url).status_code == 404
     assert client.post(record_url(monday_visit), form_data(three_muscles())).status_code == 404
 
@@ -208,7 +208,7 @@ def test_recording_a_cancelled_visit_is_409_with_the_reason(client, alvarez_user
 
 def test_unknown_day_is_404(client, alvarez_user):
     sign_in(client, alvarez_user)
-    assert client.get(reverse("patients:provider_day", args=["2026-13-40"])).status_code == 404
+    assert client.get(reverse("booking:provider_day", args=["2026-13-40"])).status_code == 404
 
 
 # --- the daily list -------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def test_today_is_the_clinics_today_not_the_servers(client, clinic, alvarez_user
     visit = book_visit(clinic, clinic.at(MONDAY, 16))
     frozen.move_to(datetime(2026, 12, 8, 2, 0, tzinfo=UTC))
     sign_in(client, alvarez_user)
-    page = client.get(reverse("patients:provider_today")).content.decode()
+    page = client.get(reverse("booking:provider_today")).content.decode()
     assert f"appointment-{visit.pk}" in page
     assert "Monday 7 December 2026" in page
 

@@ -9,10 +9,10 @@ from django.db import IntegrityError, transaction
 from booking.errors import BookingError, InvalidTransition
 from booking.models import AppointmentEvent, EventAction, Reminder, Status
 from booking.models import MessageKind as K
+from booking.services import InjectateInput, SiteInput, record_procedure
 from clinic.models import VisitKind
 from patients.errors import RecordRefused
 from patients.models import Injectate, ProcedureRecord, ProcedureSite, Substance
-from patients.services import InjectateInput, SiteInput, record_procedure
 from tests.conftest import MONDAY
 from tests.patients.conftest import LIDOCAINE, book_visit, muscles, record
 

