@@ -14,6 +14,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from clinic import roles
 
+# Set on a user object by token authentication (clinic.api), which reads the staff role with the
+# token in one query; read here instead of the user's groups.
+STAFF_ATTRIBUTE = "_clinic_is_staff"
+
 
 def role_names(user: Any) -> frozenset[str]:
     """The user's role groups, read once per request and kept on the user object."""
@@ -32,7 +36,7 @@ def is_staff_member(user: Any) -> bool:
     """Front desk, providers and clinic admins (and superusers) run the calendar."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    known = getattr(user, "_clinic_is_staff", None)  # set by token authentication
+    known = getattr(user, STAFF_ATTRIBUTE, None)
     if known is not None:
         return bool(known)
     return bool(user.is_superuser or role_names(user) & set(roles.STAFF_ROLES))

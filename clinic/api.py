@@ -10,8 +10,9 @@ clinic/urls.py, the composition root: this module imports no other app.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
@@ -25,7 +26,7 @@ from ninja.security import HttpBearer, SessionAuth
 from pydantic import BeforeValidator
 
 from clinic import roles
-from clinic.access import is_staff_member
+from clinic.access import STAFF_ATTRIBUTE, is_staff_member
 from clinic.errors import DomainError
 from clinic.models import ApiToken, Location, Provider, VisitType, hash_token
 
@@ -68,6 +69,9 @@ IsoTime = Annotated[time, _iso(_ISO_TIME, time, "09:00")]
 DbId = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
+E = TypeVar("E", bound=Exception)
+
+
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         return user_for_token(request, token)
@@ -83,7 +87,7 @@ def user_for_token(request: HttpRequest, token: str) -> Any:
     )
     if record is None:
         return None
-    record.user._clinic_is_staff = record.staff_role or record.user.is_superuser  # saves a query per call
+    setattr(record.user, STAFF_ATTRIBUTE, record.staff_role or record.user.is_superuser)  # saves a query per call
     now = timezone.now()
     if record.last_used_at is None or now - record.last_used_at > timedelta(hours=1):
         ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)  # coarse, to keep reads cheap
@@ -119,11 +123,16 @@ class ClinicAPI(NinjaAPI):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.add_exception_handler(DomainError, self.on_domain_error)
-        self.add_exception_handler(NinjaValidationError, self.on_validation_error)
-        self.add_exception_handler(Http404, self.on_not_found)
-        self.add_exception_handler(AuthenticationError, self.on_unauthenticated)
-        self.add_exception_handler(HttpError, self.on_http_error)
+        self._handle(DomainError, self.on_domain_error)
+        self._handle(NinjaValidationError, self.on_validation_error)
+        self._handle(Http404, self.on_not_found)
+        self._handle(AuthenticationError, self.on_unauthenticated)
+        self._handle(HttpError, self.on_http_error)
+
+    def _handle(self, exc_class: type[E], handler: Callable[[HttpRequest, E], HttpResponse]) -> None:
+        # django-ninja annotates a handler as taking the exception or its class; it always
+        # passes the exception.
+        self.add_exception_handler(exc_class, handler)  # type: ignore[arg-type]
 
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
@@ -180,7 +189,8 @@ class ErrorOut(Schema):
 
 
 def require_staff(request: HttpRequest) -> Any:
-    user = request.auth if getattr(request, "auth", None) is not None else request.user
+    auth = getattr(request, "auth", None)  # set by django-ninja once a route's auth passed
+    user = auth if auth is not None else request.user
     if not is_staff_member(user):
         raise Http404("Not found.")
     return user

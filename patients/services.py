@@ -87,7 +87,11 @@ def update_profile(*, patient: Patient, by: Any, **fields: Any) -> Patient:
     user = patient.user
     user_model = get_user_model()
     renames_login = user is not None and patient.email and user.username == user.email
-    if renames_login and user_model.objects.filter(username__iexact=patient.email).exclude(pk=user.pk).exists():
+    if (
+        user is not None
+        and renames_login
+        and user_model.objects.filter(username__iexact=patient.email).exclude(pk=user.pk).exists()
+    ):
         raise ValidationError({"email": _("An account with this e-mail already exists. Please log in.")})
     with transaction.atomic():
         patient.save()

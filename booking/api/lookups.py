@@ -59,7 +59,8 @@ def shown(request: HttpRequest, out: dict[str, Any]) -> dict[str, Any]:
 
 
 def caller(request: HttpRequest) -> Any:
-    return request.auth
+    """Who called: django-ninja sets `request.auth` to what the route's authentication returned."""
+    return getattr(request, "auth", None)
 
 
 def get_series_for(user: Any, pk: int) -> Series:

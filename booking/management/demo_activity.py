@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -77,7 +78,9 @@ def seed_procedure_records() -> None:
         (["Masseter", "Temporalis", "Sternocleidomastoid"], False),
     ]
     pains = [(8, 5), (6, 3), (5, 2)]
-    lidocaine = InjectateInput(substance=Substance.LOCAL_ANAESTHETIC, name="lidocaine", strength_percent=1, volume_ml=4)
+    lidocaine = InjectateInput(
+        substance=Substance.LOCAL_ANAESTHETIC, name="lidocaine", strength_percent=Decimal(1), volume_ml=Decimal(4)
+    )
     today = timezone.localdate(timezone=location.tz)
     monday = today - timedelta(days=today.weekday())  # the demo provider works Mon/Wed/Fri here
 
@@ -151,7 +154,7 @@ def seed_waitlist(per_location: int = 6) -> None:
         return
     desk = get_user_model().objects.get(username="desk")
     patients = list(Patient.objects.order_by("-pk")[: per_location * 2])
-    parts = ([], ["morning"], ["afternoon"])
+    parts: tuple[list[str], ...] = ([], ["morning"], ["afternoon"])
     for index, location in enumerate(Location.objects.order_by("pk")):
         visit_type = VisitType.objects.filter(kind=VisitKind.PROCEDURE, providers__locations=location).first()
         if visit_type is None:
@@ -183,7 +186,7 @@ def seed_screenings() -> None:
         .order_by("start")
         .select_related("patient")
     )
-    flagged = [
+    flagged: list[dict[str, Any]] = [
         {"blood_thinner": True, "blood_thinner_names": "apixaban (Eliquis)"},
         {"needle_fear": True, "notes": "Fainted once at a blood draw."},
         {"latex_allergy": True},

@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -27,6 +27,7 @@ from booking.services import record_procedure
 from clinic import roles
 from clinic.access import is_clinic_admin, patients_viewed, role_names
 from clinic.errors import DomainError
+from clinic.http import AuthenticatedHttpRequest
 from clinic.models import Provider
 from patients.charts import TrendChart
 from patients.history import RecordSummary, last_before, load_history, trend_for
@@ -41,35 +42,36 @@ LISTED = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED, Status.NO_SHOW)
 def provider_pages(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Providers and clinic admins only; anyone else gets a 404.
 
-    Sets `request.own_only`: True for a provider (their own visits only), False for a clinic admin.
-    The provider row itself is read with the visits (one query less on the daily list).
+    A provider sees their own visits only (`own_only`), a clinic admin every provider's. The
+    provider row itself is read with the visits (one query less on the daily list).
     """
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_active:
             raise Http404
-        if is_clinic_admin(request.user):
-            request.own_only = False  # type: ignore[attr-defined]
-        elif roles.PROVIDER in role_names(request.user):
-            request.own_only = True  # type: ignore[attr-defined]
-        else:
+        if not (is_clinic_admin(request.user) or roles.PROVIDER in role_names(request.user)):
             raise Http404
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def _own(request: HttpRequest) -> dict[str, Any]:
+def own_only(request: AuthenticatedHttpRequest) -> bool:
+    """Behind `provider_pages`: True for a provider (their own visits only), False for a clinic admin."""
+    return not is_clinic_admin(request.user)
+
+
+def _own(request: AuthenticatedHttpRequest) -> dict[str, Any]:
     """The filter on appointments that keeps a provider to their own visits."""
     return {"provider__user": request.user, "provider__is_active": True}
 
 
-def appointment_for_recording(request: HttpRequest, appointment_id: int) -> Appointment:
+def appointment_for_recording(request: AuthenticatedHttpRequest, appointment_id: int) -> Appointment:
     """The appointment, if this user may record for it (their own, or any for an admin); else 404."""
     appointments = Appointment.objects.select_related("patient", "provider", "location", "visit_type", "series")
-    if request.own_only:  # type: ignore[attr-defined]
+    if own_only(request):
         appointments = appointments.filter(**_own(request))
     return get_object_or_404(appointments, pk=appointment_id)
 
@@ -100,7 +102,7 @@ def _parse_day(text: str | None) -> date | None:
         raise Http404 from exc
 
 
-def _admin_choice(request: HttpRequest) -> tuple[Provider, list[Provider]]:
+def _admin_choice(request: AuthenticatedHttpRequest) -> tuple[Provider, list[Provider]]:
     """Clinic admins: `?provider=<id>` among the active providers (their own row, else the first)."""
     choices = list(Provider.objects.filter(is_active=True).order_by("display_name"))
     if not choices:
@@ -136,8 +138,10 @@ def day_appointments(day: date | None, **whose: Any) -> list[Appointment]:
     return [a for a in rows if wanted(a)]
 
 
-def _provider_and_day(request: HttpRequest, day: date | None) -> tuple[Provider, list[Provider], list[Appointment]]:
-    if not request.own_only:  # type: ignore[attr-defined]
+def _provider_and_day(
+    request: AuthenticatedHttpRequest, day: date | None
+) -> tuple[Provider, list[Provider], list[Appointment]]:
+    if not own_only(request):
         provider, choices = _admin_choice(request)
         return provider, choices, day_appointments(day, provider=provider)
     appointments = day_appointments(day, **_own(request))
@@ -170,7 +174,7 @@ def _entry(appointment: Appointment, history: list[RecordSummary], screening: Sc
 
 
 @provider_pages
-def provider_day(request: HttpRequest, day: str | None = None) -> HttpResponse:
+def provider_day(request: AuthenticatedHttpRequest, day: str | None = None) -> HttpResponse:
     """One provider's visits on one day, with what matters for each patient; printable."""
     asked = _parse_day(day)
     provider, choices, appointments = _provider_and_day(request, asked)
@@ -212,7 +216,7 @@ def _initial(record: ProcedureRecord | None) -> tuple[dict[str, Any], list[dict[
     return main, sites, given
 
 
-def _record_page(request: HttpRequest, appointment: Appointment) -> dict[str, Any]:
+def _record_page(request: AuthenticatedHttpRequest, appointment: Appointment) -> dict[str, Any]:
     """The form (filled from the record when there is one) and what the provider should know."""
     record = ProcedureRecord.objects.filter(appointment=appointment).prefetch_related("sites", "injectates").first()
     muscles = Muscle.objects.filter(is_active=True) if record is None else Muscle.objects.all()
@@ -243,7 +247,7 @@ def _record_page(request: HttpRequest, appointment: Appointment) -> dict[str, An
 
 
 @provider_pages
-def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def record_procedure_page(request: AuthenticatedHttpRequest, appointment_id: int) -> HttpResponse:
     """The provider records sites, injectates and pain; saving completes the visit (or edits the record)."""
     appointment = appointment_for_recording(request, appointment_id)
     patients_viewed(request, [appointment.patient_id])
@@ -265,6 +269,6 @@ def record_procedure_page(request: HttpRequest, appointment_id: int) -> HttpResp
         return render(request, RECORD_FORM, {**context, "error": exc.detail}, status=exc.status)
     messages.success(request, _("Procedure saved: CPT %(code)s.") % {"code": saved.cpt_code})
     url = reverse("booking:provider_day", args=[appointment.local_start().date().isoformat()])
-    if not request.own_only:  # type: ignore[attr-defined]
+    if not own_only(request):
         url += f"?provider={appointment.provider_id}"
     return redirect(f"{url}#appointment-{appointment.pk}")
