@@ -1,11 +1,19 @@
 # The two set-up commands: `make run` (the app with demo data) and `make test` (lint + all tests).
+# `make test-fast` runs the tests not marked slow, for local work (docs/testing.md).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# In parallel: one pytest-xdist worker per core, each with its own test database (pytest-django
+# adds the worker's name to it) and its own live server port. `--dist loadgroup` sends the tests
+# marked xdist_group("processes") (Celery kill, concurrency, production collectstatic) to one
+# worker together: they run one after another there, beside the ordinary tests on the other
+# workers, and never two at once. One run, one report, and each worker still runs its tests in
+# pytest-django's order (transactional tests after the others). PYTEST_XDIST= runs serially.
+PYTEST_XDIST ?= -n auto --dist loadgroup
 
-.PHONY: run test lint format bench loadtest migrate seed clean messages
+.PHONY: run test test-fast lint format bench loadtest migrate seed clean messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +37,10 @@ lint: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not slow" $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -34,7 +34,7 @@ from patients.services import SCREENING_ANSWERS, record_screening
 from tests.conftest import MONDAY, NOW, book_alices_series
 from tests.factories import make_provider_login, make_user, sign_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 ROLES = ("anon", "patient", "other_patient", "desk", "provider", "admin")
 

@@ -27,6 +27,7 @@ from clinic.wsgi import application
 
 pytestmark = [
     pytest.mark.django_db,
+    pytest.mark.slow,
     pytest.mark.skipif(connection.vendor != "sqlite", reason="fuzzed once per CI run, on SQLite"),
 ]
 

@@ -25,7 +25,9 @@ ATTEMPTS = 20
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 DAY = date(2026, 3, 10)  # a Tuesday, well inside notice and horizon
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# Starts processes that race each other on a deadline: with `make test`'s `--dist loadgroup`, the
+# tests of this group run one at a time on one xdist worker (see the Makefile).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.xdist_group("processes")]
 
 OVERLAP_SQL = """
 SELECT COUNT(*) FROM booking_appointment a

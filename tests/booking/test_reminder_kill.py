@@ -31,7 +31,9 @@ from clinic.models import Location, Provider, VisitKind, VisitType
 from patients.models import Patient, ReminderChannel
 from tests.booking import reminder_harness as harness
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# Starts processes that race each other on a deadline: with `make test`'s `--dist loadgroup`, the
+# tests of this group run one at a time on one xdist worker (see the Makefile).
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("processes")]
 
 N = 300
 KILLS = 6

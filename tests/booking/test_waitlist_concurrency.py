@@ -17,7 +17,9 @@ from tests.booking.test_concurrency import overlapping_pairs
 from tests.conftest import MONDAY, NOW, build_clinic
 from tests.factories import make_patient
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# Starts processes that race each other on a deadline: with `make test`'s `--dist loadgroup`, the
+# tests of this group run one at a time on one xdist worker (see the Makefile).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.xdist_group("processes")]
 
 WAITING = 8
 CLICKS_PER_OFFER = 2  # every patient double-clicks: two processes per token
