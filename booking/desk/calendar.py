@@ -32,6 +32,7 @@ from booking.models import Appointment, Status
 from booking.scheduling.availability import STAFF_POLICY
 from clinic.access import patients_viewed, staff_only
 from clinic.http import AuthenticatedHttpRequest
+from clinic.localtime import local_text
 from clinic.models import Location, Provider, VisitKind
 from patients.models import Patient, Screening
 from patients.services import create_patient
@@ -119,7 +120,7 @@ def _day_context(
         "today_url": reverse(name, args=[location.pk, timezone.localdate(timezone=location.tz)]),
         "providers_url": reverse("booking:calendar_day", args=[location.pk, day]),
         "rooms_url": reverse("booking:calendar_rooms", args=[location.pk, day]),
-        "day_text": layout.local_text(_noon(day, location), location.tz, "l j F Y"),
+        "day_text": local_text(_noon(day, location), location.tz, "l j F Y"),
     }
 
 
@@ -272,7 +273,7 @@ def _book(request: AuthenticatedHttpRequest, form: BookForm, location: Location,
             _refusal(exc, location), alt_fields=[("patient", patient.pk), ("visit_type", data["visit_type"].pk)]
         )
         return _answer(request, "book", context, status=exc.status)
-    when = layout.local_text(appointment.start, location.tz)
+    when = local_text(appointment.start, location.tz)
     context = _appointment_context(request, _appointment_or_404(appointment.pk))
     message = _("Booked: %(patient)s, %(when)s.") % {"patient": patient.full_name, "when": when}
     return _answer(request, "appointment", context, success=message)
@@ -295,7 +296,7 @@ def _book_context(
         "location": location,
         "book_action": reverse("booking:calendar_book", args=[location.pk]),
         "day": start.astimezone(location.tz).date(),
-        "start_text": layout.local_text(start, location.tz),
+        "start_text": local_text(start, location.tz),
         "picked": picked,
         "search_url": reverse("booking:calendar_patients"),
     }
@@ -342,14 +343,14 @@ def _appointment_context(request: AuthenticatedHttpRequest, appointment: Appoint
         "entry": entry,
         "location": appointment.location,
         "day": local.date(),
-        "when": layout.local_text(appointment.start, tz),
+        "when": local_text(appointment.start, tz),
         "can_check_in": appointment.status == Status.BOOKED and timezone.localtime(now, tz).date() == local.date(),
         "can_no_show": appointment.status == Status.BOOKED and now >= appointment.start,
         "can_change": appointment.status in layout.MOVABLE,
         "move_form": move_form,
         "move_url": reverse("booking:calendar_move", args=[appointment.pk]),
         "move_alt_fields": [],
-        "zone": layout.local_text(appointment.start, tz, "T"),
+        "zone": local_text(appointment.start, tz, "T"),
         "cancel_form": extra.pop("cancel_form", None) or CancelForm(),
         **extra,
     }
@@ -383,7 +384,7 @@ def calendar_move(request: AuthenticatedHttpRequest, appointment_id: int) -> Htt
         extra = {"move_form": form, "open_move": True, **_refusal(exc, appointment.location)}
         return _answer(request, "appointment", _appointment_context(request, appointment, **extra), status=exc.status)
     moved = _appointment_or_404(appointment.pk)
-    when = layout.local_text(moved.start, moved.location.tz)
+    when = local_text(moved.start, moved.location.tz)
     message = _("Moved to %(when)s with %(provider)s.") % {"when": when, "provider": moved.provider}
     return _answer(request, "appointment", _appointment_context(request, moved), success=message)
 
@@ -452,7 +453,7 @@ def _refusal(exc: BookingError, location: Location) -> dict[str, Any]:
                 "start": alternative["start"],
                 "provider_id": alternative["provider"],
                 "provider": str(names.get(alternative["provider"], "")),
-                "when": layout.local_text(start, location.tz),
+                "when": local_text(start, location.tz),
                 "same_provider": alternative.get("kind") == "same_provider",
             }
         )

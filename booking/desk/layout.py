@@ -55,10 +55,6 @@ KIND_SHORT: dict[str, StrPromise] = {
 }
 
 
-def local_text(instant: datetime, tz: ZoneInfo, fmt: str = "D j M Y, H:i T") -> str:
-    return dateformat.format(instant.astimezone(tz), fmt)
-
-
 # --- what is shown --------------------------------------------------------------------------
 
 
