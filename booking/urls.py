@@ -1,6 +1,7 @@
 """The booking app's pages, by audience: the front desk's, the provider's, the patient's, and the reports.
 
-Each URL name points at its view here: `booking:calendar_day` is `booking.desk.calendar.calendar_day`.
+Each URL name points at its view here: `booking:calendar_day` is `booking.desk.calendar.calendar_day`,
+`booking:calendar_move` is `booking.desk.calendar_actions.calendar_move`.
 """
 
 from datetime import date
@@ -8,6 +9,7 @@ from datetime import date
 from django.urls import path, register_converter
 
 from booking.desk import calendar as desk_calendar
+from booking.desk import calendar_actions
 from booking.desk import messages as desk_messages
 from booking.desk import series as desk_series
 from booking.desk import waitlist as desk_waitlist
@@ -54,25 +56,27 @@ urlpatterns = [
     path(
         "desk/calendar/provider/<int:provider_id>/week/<isodate:day>", desk_calendar.calendar_week, name="calendar_week"
     ),
-    path("desk/calendar/<int:location_id>/book", desk_calendar.calendar_book, name="calendar_book"),
-    path("desk/calendar/patients", desk_calendar.calendar_patients, name="calendar_patients"),
+    path("desk/calendar/<int:location_id>/book", calendar_actions.calendar_book, name="calendar_book"),
+    path("desk/calendar/patients", calendar_actions.calendar_patients, name="calendar_patients"),
     path(
         "desk/calendar/appointments/<int:appointment_id>",
-        desk_calendar.calendar_appointment,
+        calendar_actions.calendar_appointment,
         name="calendar_appointment",
     ),
-    path("desk/calendar/appointments/<int:appointment_id>/move", desk_calendar.calendar_move, name="calendar_move"),
+    path("desk/calendar/appointments/<int:appointment_id>/move", calendar_actions.calendar_move, name="calendar_move"),
     path(
-        "desk/calendar/appointments/<int:appointment_id>/cancel", desk_calendar.calendar_cancel, name="calendar_cancel"
+        "desk/calendar/appointments/<int:appointment_id>/cancel",
+        calendar_actions.calendar_cancel,
+        name="calendar_cancel",
     ),
     path(
         "desk/calendar/appointments/<int:appointment_id>/check-in",
-        desk_calendar.calendar_check_in,
+        calendar_actions.calendar_check_in,
         name="calendar_check_in",
     ),
     path(
         "desk/calendar/appointments/<int:appointment_id>/no-show",
-        desk_calendar.calendar_no_show,
+        calendar_actions.calendar_no_show,
         name="calendar_no_show",
     ),
     path("reports/", report_views.reports, name="reports"),
