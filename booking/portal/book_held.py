@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from booking import services
 from booking.errors import BookingError
 from booking.models import Appointment, Status
-from booking.portal.book import (
+from booking.portal.wizard import (
     REFUSALS,
     Choices,
     local_day_text,
