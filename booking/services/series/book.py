@@ -71,6 +71,31 @@ def series_rules(
     )
 
 
+def new_series(
+    *,
+    patient: Patient,
+    provider: Provider,
+    visit_type: VisitType,
+    location: Location,
+    rules: SeriesRules,
+    by: User | None,
+) -> Series:
+    """The series row for these rules: planned, with no sessions yet (booking them is the caller's)."""
+    return Series.objects.create(
+        patient=patient,
+        provider=provider,
+        visit_type=visit_type,
+        location=location,
+        sessions_planned=rules.sessions,
+        gap_days=rules.gap_days,
+        tolerance_days=rules.tolerance_days,
+        taper_days=list(rules.taper_days),
+        preferred_time=rules.preferred_time,
+        status=SeriesStatus.PLANNED,
+        created_by=by,
+    )
+
+
 def series_rules_of(series: Series, **overrides: Any) -> SeriesRules:
     """The rules of a stored series (its first date unknown unless given), with `overrides`."""
     values: dict[str, Any] = {
@@ -340,18 +365,8 @@ def book_series(
         )
 
     def create_series() -> Series:
-        return Series.objects.create(
-            patient=patient,
-            provider=provider,
-            visit_type=visit_type,
-            location=location,
-            sessions_planned=sessions,
-            gap_days=gap_days,
-            tolerance_days=tolerance_days,
-            taper_days=list(taper_days),
-            preferred_time=preferred_time,
-            status=SeriesStatus.PLANNED,
-            created_by=by,
+        return new_series(
+            patient=patient, provider=provider, visit_type=visit_type, location=location, rules=rules, by=by
         )
 
     return book_sessions(

@@ -18,6 +18,7 @@ from booking.services import write_path as wp
 from booking.services.series.book import (
     Choices,
     book_series_rules,
+    new_series,
     plan_for,
     series_choices,
     series_rules,
@@ -47,7 +48,7 @@ def prescribe_series(
     the numbers must be in range.
     """
     wp.check_offer(provider, visit_type, location, policy)
-    series_rules(
+    rules = series_rules(
         sessions=sessions,
         first_date=date.min,  # chosen when the prescription is booked
         gap_days=gap_days,
@@ -56,18 +57,8 @@ def prescribe_series(
         preferred_time=preferred_time,
     )
     with transaction.atomic():
-        return Series.objects.create(
-            patient=patient,
-            provider=provider,
-            visit_type=visit_type,
-            location=location,
-            sessions_planned=sessions,
-            gap_days=gap_days,
-            tolerance_days=tolerance_days,
-            taper_days=list(taper_days),
-            preferred_time=preferred_time,
-            status=SeriesStatus.PLANNED,
-            created_by=by,
+        return new_series(
+            patient=patient, provider=provider, visit_type=visit_type, location=location, rules=rules, by=by
         )
 
 
