@@ -71,6 +71,31 @@ def series_rules(
     )
 
 
+def offered_rules(
+    *,
+    provider: Provider,
+    visit_type: VisitType,
+    location: Location,
+    policy: Policy,
+    sessions: int,
+    first_date: date,
+    gap_days: int,
+    tolerance_days: int,
+    taper_days: Sequence[int],
+    preferred_time: time,
+) -> SeriesRules:
+    """A new series' rules, once the provider offers the visit there (422 otherwise, as for numbers out of range)."""
+    wp.check_offer(provider, visit_type, location, policy)
+    return series_rules(
+        sessions=sessions,
+        first_date=first_date,
+        gap_days=gap_days,
+        tolerance_days=tolerance_days,
+        taper_days=taper_days,
+        preferred_time=preferred_time,
+    )
+
+
 def new_series(
     *,
     patient: Patient,
@@ -304,8 +329,11 @@ def plan_series(
 ) -> list[PlannedSession]:
     """Preview a series (a dry run): where each session would go. Reads only; no transaction or lock."""
     now = now or timezone.now()
-    wp.check_offer(provider, visit_type, location, policy)
-    rules = series_rules(
+    rules = offered_rules(
+        provider=provider,
+        visit_type=visit_type,
+        location=location,
+        policy=policy,
         sessions=sessions,
         first_date=first_date,
         gap_days=gap_days,
@@ -342,8 +370,11 @@ def book_series(
     SeriesClash (409) when a time was taken meanwhile, with the plan made again.
     """
     now = now or timezone.now()
-    wp.check_offer(provider, visit_type, location, policy)
-    rules = series_rules(
+    rules = offered_rules(
+        provider=provider,
+        visit_type=visit_type,
+        location=location,
+        policy=policy,
         sessions=sessions,
         first_date=first_date,
         gap_days=gap_days,

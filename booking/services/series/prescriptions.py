@@ -19,9 +19,9 @@ from booking.services.series.book import (
     Choices,
     book_series_rules,
     new_series,
+    offered_rules,
     plan_for,
     series_choices,
-    series_rules,
     series_rules_of,
 )
 from clinic.models import Location, Provider, VisitType
@@ -47,8 +47,11 @@ def prescribe_series(
     Refused (422) on the same rules as book_series: the provider must offer the visit there and
     the numbers must be in range.
     """
-    wp.check_offer(provider, visit_type, location, policy)
-    rules = series_rules(
+    rules = offered_rules(
+        provider=provider,
+        visit_type=visit_type,
+        location=location,
+        policy=policy,
         sessions=sessions,
         first_date=date.min,  # chosen when the prescription is booked
         gap_days=gap_days,
