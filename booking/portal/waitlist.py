@@ -152,9 +152,7 @@ def my_waitlist(request: AuthenticatedHttpRequest) -> HttpResponse:
     now = timezone.now()
     for row in rows:  # the patient's own open offers, with their links (they are the owner)
         row.open_offers = [
-            replace(
-                shown, url=reverse("booking:waitlist_offer_link", args=[rules.offer_token(shown.offer.token_nonce)])
-            )
+            replace(shown, url=_offer_path(shown.offer))
             for shown in row.offers
             if shown.offer.status == OfferStatus.OPEN and shown.offer.expires_at > now
         ]
@@ -162,7 +160,8 @@ def my_waitlist(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "booking/waitlist/mine.html", {"rows": rows, "form": form}, status=status)
 
 
-def _offer_url(offer: WaitlistOffer) -> str:
+def _offer_path(offer: WaitlistOffer) -> str:
+    """The offer's link page, on this site (the message carries the absolute `rules.offer_url`)."""
     return reverse("booking:waitlist_offer_link", args=[rules.offer_token(offer.token_nonce)])
 
 
