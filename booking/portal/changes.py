@@ -151,7 +151,7 @@ def picker(
         slots=[
             SlotChoice(
                 _slot_value(s.provider_id, s.start.astimezone(tz)),
-                dateformat.format(s.start.astimezone(tz), "H:i T"),
+                local_text(s.start, tz, "H:i T"),
                 names.get(s.provider_id, ""),
             )
             for s in chosen_slots

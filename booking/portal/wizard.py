@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from booking.errors import BookingError
 from booking.pages.plans import error_text
 from booking.scheduling.availability import Reason, Slot
+from clinic.localtime import local_text
 from clinic.models import Location, Provider, VisitType
 from patients.models import Patient
 
@@ -154,7 +155,7 @@ def step_page(
 
 def local_time_text(instant: datetime, tz: Any) -> str:
     language = translation.get_language() or "en"
-    return dateformat.format(instant.astimezone(tz), TIME_FORMATS.get(language[:2], TIME_FORMATS["en"]))
+    return local_text(instant, tz, TIME_FORMATS.get(language[:2], TIME_FORMATS["en"]))
 
 
 def local_day_text(day: date, formats: dict[str, str] = DAY_FORMATS) -> str:
