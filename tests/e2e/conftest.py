@@ -96,3 +96,10 @@ def htmx_settled(page) -> None:
     page.wait_for_function(
         "() => window.htmx && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
     )
+
+
+def page_width(page) -> int:
+    """The document's scroll width once the current page has loaded: measured mid-navigation
+    there is no document element to measure."""
+    page.wait_for_function("() => document.documentElement && document.readyState === 'complete'")
+    return page.evaluate("document.documentElement.scrollWidth")

@@ -14,14 +14,14 @@ from booking.scheduling.loading import find_slots
 from clinic import roles
 from patients.models import Patient, ReviewStatus, Screening
 from tests.conftest import build_clinic
-from tests.e2e.conftest import log_in, serious_violations
+from tests.e2e.conftest import log_in, page_width, serious_violations
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def no_sideways_scrolling(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375
 
 
 def accessible(page):

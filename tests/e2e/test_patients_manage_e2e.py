@@ -17,7 +17,7 @@ from booking.models import Appointment, AppointmentEvent, EventAction, MessageKi
 from clinic import roles
 from patients.models import Language
 from tests.conftest import build_clinic
-from tests.e2e.conftest import log_in, serious_violations
+from tests.e2e.conftest import log_in, page_width, serious_violations
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -47,7 +47,7 @@ def alice_with_a_visit(clinic, *, language=Language.ENGLISH):
 
 
 def fits_the_phone(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+    assert page_width(page) <= 375  # no sideways scrolling
 
 
 def test_a_patient_reschedules_an_appointment(live_server, page, shot):

@@ -13,7 +13,7 @@ from booking.services import SiteInput, record_procedure
 from clinic import roles
 from patients.models import ProcedureRecord, Screening
 from tests.conftest import build_clinic
-from tests.e2e.conftest import log_in, serious_violations
+from tests.e2e.conftest import log_in, page_width, serious_violations
 from tests.factories import make_hours, make_muscle, make_patient, make_provider, make_provider_login, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -102,13 +102,13 @@ def test_provider_records_a_three_muscle_procedure_and_sees_20553_and_the_trend(
     shot("provider-day-desktop")
     assert serious_violations(page) == []
     page.set_viewport_size(PHONE)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375
     shot("provider-day-phone")
     page.emulate_media(media="print")
     page.set_viewport_size(DESKTOP)
     expect(page.locator("nav.navbar")).to_be_hidden()
     expect(page.locator(".day-entry .btn").first).to_be_hidden()
-    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+    assert page_width(page) <= DESKTOP["width"]
     shot("provider-day-print")
     page.emulate_media(media="screen")
 

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from clinic import roles
 from tests.conftest import build_clinic
-from tests.e2e.conftest import log_in, serious_violations
+from tests.e2e.conftest import log_in, page_width, serious_violations
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -16,7 +16,7 @@ def test_the_home_page_reads_well_on_a_phone(live_server, page, shot):
     page.goto(live_server.url + "/")
 
     assert page.get_by_role("heading", name="Riverside Pain Clinic").is_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+    assert page_width(page) <= 375  # no sideways scrolling
     shot("home-phone")
     assert serious_violations(page) == []
 

@@ -17,7 +17,7 @@ from clinic import roles
 from clinic.api import hash_token
 from clinic.models import ApiToken
 from tests.conftest import build_clinic
-from tests.e2e.conftest import PHONE, SCREENSHOTS, log_in, serious_violations
+from tests.e2e.conftest import PHONE, SCREENSHOTS, log_in, page_width, serious_violations
 from tests.factories import make_patient, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -31,7 +31,7 @@ def first_monday(clinic):
 
 
 def fits_the_phone(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    return page_width(page) <= PHONE["width"]
 
 
 def snap(page, name: str) -> None:
